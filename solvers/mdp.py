@@ -187,12 +187,24 @@ def policy_evaluation_batched(P: Array, R: Array, gamma: float, pi: Array) -> Ar
     return np.linalg.solve(eye - gamma * P_pi, r_pi[..., None])[..., 0]
 
 
+def policy_value_extended(mdp: TabularMDP, pi: Array) -> float:
+    r""":math:`V(\mu) = \mu^\top (I - \gamma P_\pi)^{-1} r_\pi` as a rational function of the
+    table ``pi`` *without* requiring stochastic rows: the function whose partial derivatives
+    the direct-parameterisation policy gradient theorem states (Agarwal et al. eq. (5)).
+    Used for finite differences that leave the simplex."""
+    pi = np.asarray(pi, dtype=np.float64)
+    r_pi = np.einsum("sa,sa->s", pi, mdp.R)
+    V = np.linalg.solve(np.eye(mdp.n_states) - mdp.gamma * policy_transition(mdp, pi), r_pi)
+    return float(mdp.mu @ V)
+
+
 class OccupancyMeasure(Protocol):
     def __call__(
         self, mdp: TabularMDP, pi: Array, mu: Array | None = None, *, normalised: bool = True
     ) -> Array: ...
 
 
+@reference("state_visitation")
 def state_visitation(
     mdp: TabularMDP, pi: Array, mu: Array | None = None, *, normalised: bool = True
 ) -> Array:
@@ -278,11 +290,13 @@ def policy_gradient(
 # ---------------------------------------------------------------------------
 
 
+@reference("bellman_operator")
 def bellman_operator(mdp: TabularMDP, V: Array) -> Array:
     r"""Optimal Bellman operator :math:`(TV)(s) = \max_a r(s,a) + \gamma \sum_{s'} P(s'|s,a)V(s')`."""
     return np.max(mdp.R + mdp.gamma * mdp.P @ V, axis=1)
 
 
+@reference("bellman_expectation_operator")
 def bellman_expectation_operator(mdp: TabularMDP, pi: Array, V: Array) -> Array:
     r""":math:`(T^\pi V)(s) = \sum_a \pi(a|s)[r(s,a) + \gamma \sum_{s'}P(s'|s,a)V(s')]`."""
     return np.einsum("sa,sa->s", pi, mdp.R + mdp.gamma * mdp.P @ V)
@@ -293,6 +307,7 @@ def _logsumexp(x: Array, axis: int) -> Array:
     return (m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))).squeeze(axis)
 
 
+@reference("soft_bellman_operator")
 def soft_bellman_operator(mdp: TabularMDP, V: Array, lam: float) -> Array:
     r"""Entropy-regularised (soft) Bellman operator, temperature :math:`\lambda > 0`:
     :math:`(T_\lambda V)(s) = \lambda \log\sum_a \exp\{(r(s,a)+\gamma\sum_{s'}P(s'|s,a)V(s'))/\lambda\}`.
@@ -377,6 +392,7 @@ def soft_value_iteration(
     return ControlResult(V=V, policy=softmax_policy(Q, lam), iterations=k, residual=res)
 
 
+@reference("entropy_regularised_evaluation")
 def entropy_regularised_evaluation(mdp: TabularMDP, pi: Array, lam: float) -> PolicyValues:
     r"""Exact entropy-regularised values of ``pi``:
     :math:`\tilde V^\pi = (I-\gamma P_\pi)^{-1}\sum_a\pi(a|s)[r(s,a) - \lambda\log\pi(a|s)]`,
@@ -390,6 +406,7 @@ def entropy_regularised_evaluation(mdp: TabularMDP, pi: Array, lam: float) -> Po
     return PolicyValues(V=V, Q=mdp.R + mdp.gamma * mdp.P @ V)
 
 
+@reference("entropy_regularised_gradient")
 def entropy_regularised_gradient(mdp: TabularMDP, theta: Array, lam: float, tau: float = 1.0) -> Array:
     r"""Exact softmax gradient of the entropy-regularised value (Mei et al. 2020, Lemma 10):
     :math:`\partial\tilde V/\partial\theta(s,a) = \tfrac{1}{\tau(1-\gamma)}d_\mu^\pi(s)\pi(a|s)\tilde A(s,a)`,
@@ -435,6 +452,7 @@ def value_torch(
     return mu @ V
 
 
+@reference("value_hessian")
 def value_hessian(
     mdp: TabularMDP,
     params: Array,
@@ -456,6 +474,7 @@ def value_hessian(
     return H.detach().numpy()
 
 
+@reference("value_hvp")
 def value_hvp(
     mdp: TabularMDP,
     params: Array,

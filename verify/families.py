@@ -1,0 +1,372 @@
+"""Instance families: seeded generators *and* hypothesis strategies from one description.
+
+A :class:`Family` is a parameter space (a dict of :class:`Param`) plus a pure ``build``
+function ``(params, rng) -> dict of named objects``.  From that single description the
+engine gets
+
+* seeded random instances (``family.sample_params(rng)``),
+* hard corners (``corners``: partial parameter dicts that override sampled values),
+* a hypothesis strategy over parameters (``family.strategy()``) used for adversarial search
+  and for *shrinking* a violation to a minimal counterexample: integers shrink towards their
+  lower bound, choices towards their first option, the instance seed towards 0.
+
+An :class:`Instance` is replayable from ``(family, params)`` alone (``params`` include the
+integer ``seed`` that feeds ``rng``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+SEED_MAX = 2**31 - 1
+
+
+class Param:
+    """A parameter's range; subclasses know how to sample it and make a strategy."""
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        raise NotImplementedError
+
+    def strategy(self) -> st.SearchStrategy[Any]:
+        raise NotImplementedError
+
+    def clip(self, value: Any) -> Any:
+        return value
+
+
+@dataclass(frozen=True)
+class Int(Param):
+    lo: int
+    hi: int  # inclusive
+
+    def sample(self, rng: np.random.Generator) -> int:
+        return int(rng.integers(self.lo, self.hi + 1))
+
+    def strategy(self) -> st.SearchStrategy[int]:
+        return st.integers(self.lo, self.hi)
+
+    def clip(self, value: Any) -> int:
+        return int(min(max(round(value), self.lo), self.hi))
+
+
+@dataclass(frozen=True)
+class Float(Param):
+    lo: float
+    hi: float  # inclusive
+    log: bool = False
+
+    def sample(self, rng: np.random.Generator) -> float:
+        if self.log:
+            return float(math.exp(rng.uniform(math.log(self.lo), math.log(self.hi))))
+        return float(rng.uniform(self.lo, self.hi))
+
+    def strategy(self) -> st.SearchStrategy[float]:
+        return st.floats(self.lo, self.hi, allow_nan=False, allow_infinity=False)
+
+    def clip(self, value: Any) -> float:
+        return float(min(max(value, self.lo), self.hi))
+
+
+@dataclass(frozen=True)
+class Choice(Param):
+    options: tuple[Any, ...]
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return self.options[int(rng.integers(len(self.options)))]
+
+    def strategy(self) -> st.SearchStrategy[Any]:
+        return st.sampled_from(self.options)
+
+
+@dataclass(frozen=True)
+class Fixed(Param):
+    value: Any
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return self.value
+
+    def strategy(self) -> st.SearchStrategy[Any]:
+        return st.just(self.value)
+
+
+class Instance:
+    """A built instance: named objects (``inst.mdp``, ``inst.pi``...) plus its provenance.
+
+    ``inst.params`` (including ``seed``) rebuilds it; ``inst.rng`` is a generator seeded from
+    the instance seed, for randomness *inside* a check (e.g. random directions), so that a
+    check is a deterministic function of the instance.
+    """
+
+    def __init__(self, family: str, params: Mapping[str, Any], tier: str, fields: Mapping[str, Any]):
+        self.family = family
+        self.params = dict(params)
+        self.seed = int(self.params.get("seed", 0))
+        self.tier = tier
+        self.rng = np.random.default_rng([self.seed, 0xC0FFEE])
+        self._fields = dict(fields)
+
+    def __getattr__(self, name: str) -> Any:
+        fields = self.__dict__.get("_fields", {})
+        if name in fields:
+            return fields[name]
+        raise AttributeError(
+            f"instance of family {self.__dict__.get('family')!r} has no field {name!r}; "
+            f"it has {sorted(fields)}"
+        )
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return dict(self._fields)
+
+    def __repr__(self) -> str:
+        return f"Instance({self.family}, {self.params})"
+
+
+Builder = Callable[[dict[str, Any], np.random.Generator], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A seeded, searchable, shrinkable family of instances satisfying a claim's hypotheses."""
+
+    name: str
+    space: Mapping[str, Param]
+    build: Builder
+    corners: Sequence[Mapping[str, Any]] = ()
+    description: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if "seed" in self.space:
+            raise ValueError("'seed' is reserved; every family gets it automatically")
+        for corner in self.corners:
+            unknown = set(corner) - set(self.space) - {"seed"}
+            if unknown:
+                raise ValueError(f"family {self.name}: corner names unknown params {sorted(unknown)}")
+
+    def sample_params(self, rng: np.random.Generator) -> dict[str, Any]:
+        params = {k: p.sample(rng) for k, p in self.space.items()}
+        params["seed"] = int(rng.integers(0, SEED_MAX))
+        return params
+
+    def strategy(self) -> st.SearchStrategy[dict[str, Any]]:
+        items = {k: p.strategy() for k, p in self.space.items()}
+        items["seed"] = st.integers(0, SEED_MAX)
+        return st.fixed_dictionaries(items)
+
+    def instance(self, params: Mapping[str, Any], tier: str = "fast") -> Instance:
+        params = dict(params)
+        params.setdefault("seed", 0)
+        missing = set(self.space) - set(params)
+        if missing:
+            raise ValueError(f"family {self.name}: missing parameters {sorted(missing)}")
+        rng = np.random.default_rng(int(params["seed"]))
+        fields = self.build(dict(params), rng)
+        return Instance(self.name, params, tier, fields)
+
+    def derive(self, name: str | None = None, **overrides: Param | Any) -> Family:
+        """A sub-family with some parameters fixed or re-ranged (corners outside are dropped)."""
+        space = dict(self.space)
+        for k, v in overrides.items():
+            if k not in space:
+                raise ValueError(f"family {self.name} has no parameter {k!r}")
+            space[k] = v if isinstance(v, Param) else Fixed(v)
+        corners = [
+            {k: v for k, v in c.items() if not isinstance(space.get(k), Fixed)}
+            for c in self.corners
+        ]
+        uniq: list[dict[str, Any]] = []
+        for c in corners:
+            if c and c not in uniq:
+                uniq.append(c)
+        return Family(name or self.name, space, self.build, tuple(uniq), self.description, self.tags)
+
+
+def extend(
+    base: Family,
+    name: str,
+    extra_build: Callable[[dict[str, Any], np.random.Generator, dict[str, Any]], Mapping[str, Any]],
+    corners: Sequence[Mapping[str, Any]] = (),
+    description: str = "",
+    **space: Param,
+) -> Family:
+    """``base`` with extra parameters ``space``; ``extra_build(params, rng, fields)`` adds
+    fields to those built by ``base`` (drawing from the same generator, after ``base``)."""
+    clash = set(space) & set(base.space)
+    if clash:
+        raise ValueError(f"family {base.name} already has parameters {sorted(clash)}")
+
+    def build(params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        fields = dict(base.build(params, rng))
+        fields.update(extra_build(params, rng, fields))
+        return fields
+
+    return Family(name, {**base.space, **space}, build, (*base.corners, *corners),
+                  description or base.description, base.tags)
+
+
+def single(name: str, build: Builder, description: str = "", **space: Param) -> Family:
+    """A family for *study* claims: the check runs one experiment (e.g. a rate fit over
+    several seeds) from the parameters; instances differ only by their seed."""
+    return Family(name, space, build, (), description)
+
+
+# ---------------------------------------------------------------------------
+# Standard families over tabular MDPs (the foundations the seed papers rely on)
+# ---------------------------------------------------------------------------
+
+
+def _build_mdp(params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    from solvers.mdp import random_mdp
+
+    S, A = int(params["S"]), int(params["A"])
+    lo, hi = params["reward_range"]
+    mdp = random_mdp(
+        rng,
+        S,
+        A,
+        float(params["gamma"]),
+        density=float(params["density"]),
+        reward_range=(lo, hi),
+        mu=params["mu"],
+        absorbing=min(int(params["absorbing"]), S - 1) if S > 1 else 0,
+    )
+    if params.get("reward_at_bounds"):
+        R = np.where(rng.random((S, A)) < 0.5, lo, hi)
+        mdp = mdp.with_reward(R)
+    return {"mdp": mdp}
+
+
+REWARD_RANGES = ((0.0, 1.0), (-1.0, 1.0), (0.0, 0.0), (-5.0, 3.0))
+
+
+def mdps(
+    *,
+    S: tuple[int, int] = (1, 12),
+    A: tuple[int, int] = (1, 4),
+    gamma: tuple[float, float] = (0.0, 0.99),
+    reward_ranges: Sequence[tuple[float, float]] = REWARD_RANGES,
+    name: str = "mdp",
+) -> Family:
+    """Random tabular MDPs with hard corners.
+
+    Covers: dense and sparse transitions, signed / zero / unit-interval rewards, rewards at
+    their bounds, initial distributions with and without full support (point mass, partial),
+    absorbing states, gamma = 0 and gamma near 1, one state / one action.
+    """
+    space: dict[str, Param] = {
+        "S": Int(*S),
+        "A": Int(*A),
+        "gamma": Float(*gamma),
+        "density": Choice((1.0, 0.3, 0.05)),
+        "reward_range": Choice(tuple(reward_ranges)),
+        "mu": Choice(("dirichlet", "uniform", "point", "partial")),
+        "absorbing": Int(0, 2),
+        "reward_at_bounds": Choice((False, True)),
+    }
+    g_hi = gamma[1]
+    corners: list[dict[str, Any]] = [
+        {"gamma": gamma[0]},
+        {"gamma": g_hi, "S": S[1]},
+        {"S": S[0], "A": A[0]},
+        {"S": S[1], "A": A[1], "density": 0.05},
+        {"mu": "point", "absorbing": 2},
+        {"reward_at_bounds": True, "reward_range": reward_ranges[0]},
+        {"reward_range": reward_ranges[-1], "gamma": g_hi},
+    ]
+    return Family(name, space, _build_mdp, corners, mdps.__doc__ or "")
+
+
+def _policy_fields(params: dict[str, Any], rng: np.random.Generator, mdp: Any) -> dict[str, Any]:
+    from solvers.mdp import softmax_policy
+
+    S, A = mdp.n_states, mdp.n_actions
+    scale = float(params["theta_scale"])
+    theta = rng.normal(scale=scale, size=(S, A))
+    tau = float(params["tau"])
+    pi = softmax_policy(theta, tau)
+    if params.get("deterministic_rows"):
+        # near-deterministic policy: one action with all but 1e-6 of the mass
+        k = rng.integers(0, A, size=S)
+        pi = np.full((S, A), 1e-6 / max(A - 1, 1)) if A > 1 else np.ones((S, A))
+        pi[np.arange(S), k] = 1.0 - (1e-6 if A > 1 else 0.0)
+    return {"theta": theta, "tau": tau, "pi": pi}
+
+
+def mdps_with_policy(
+    *,
+    S: tuple[int, int] = (1, 10),
+    A: tuple[int, int] = (1, 4),
+    gamma: tuple[float, float] = (0.0, 0.99),
+    reward_ranges: Sequence[tuple[float, float]] = REWARD_RANGES,
+    tau: tuple[float, float] = (0.1, 10.0),
+    name: str = "mdp_with_policy",
+) -> Family:
+    """Random MDPs paired with a softmax parameter ``theta`` (temperature ``tau``) and its
+    policy ``pi``; includes near-deterministic policies and large parameter scales."""
+    base = mdps(S=S, A=A, gamma=gamma, reward_ranges=reward_ranges)
+    space = dict(base.space)
+    space["theta_scale"] = Choice((1.0, 0.1, 5.0))
+    space["tau"] = Float(*tau, log=True)
+    space["deterministic_rows"] = Choice((False, True))
+
+    def build(params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        fields = dict(_build_mdp(params, rng))
+        fields.update(_policy_fields(params, rng, fields["mdp"]))
+        return fields
+
+    corners = [*base.corners, {"deterministic_rows": True}, {"theta_scale": 5.0, "tau": tau[0]}]
+    return Family(name, space, build, corners, mdps_with_policy.__doc__ or "")
+
+
+def mdp_policy_pairs(**kw: Any) -> Family:
+    """Random MDPs with two independent policies ``pi`` and ``pi2`` (and parameters)."""
+    base = mdps_with_policy(**kw, name="mdp_policy_pair")
+
+    def build(params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        fields = dict(base.build(params, rng))
+        other = _policy_fields({**params, "deterministic_rows": False}, rng, fields["mdp"])
+        fields.update({"theta2": other["theta"], "pi2": other["pi"]})
+        return fields
+
+    return Family("mdp_policy_pair", base.space, build, base.corners, mdp_policy_pairs.__doc__ or "")
+
+
+def _build_game(params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    S, A1, A2 = int(params["S"]), int(params["A1"]), int(params["A2"])
+    P = rng.exponential(size=(S, A1, A2, S))
+    if params["density"] < 1.0:
+        P *= rng.random(P.shape) < params["density"]
+        P[..., 0] += 1e-3 * (P.sum(-1) == 0)
+    P /= P.sum(-1, keepdims=True)
+    R1 = rng.uniform(0, 1, size=(S, A1, A2))
+    R2 = rng.uniform(0, 1, size=(S, A1, A2))
+    mu = rng.dirichlet(np.ones(S)) if params["mu"] == "dirichlet" else np.full(S, 1.0 / S)
+    return {"P": P, "R1": R1, "R2": R2, "gamma": float(params["gamma"]), "mu": mu}
+
+
+def two_player_games(
+    *,
+    S: tuple[int, int] = (1, 6),
+    A1: tuple[int, int] = (1, 3),
+    A2: tuple[int, int] = (1, 3),
+    gamma: tuple[float, float] = (0.0, 0.95),
+) -> Family:
+    """Random two-player (leader/follower) stochastic games: ``P[s, a1, a2, s']``,
+    rewards ``R1, R2`` in [0, 1], discount ``gamma``, initial distribution ``mu``."""
+    space: dict[str, Param] = {
+        "S": Int(*S),
+        "A1": Int(*A1),
+        "A2": Int(*A2),
+        "gamma": Float(*gamma),
+        "density": Choice((1.0, 0.3)),
+        "mu": Choice(("dirichlet", "uniform")),
+    }
+    corners = [{"gamma": gamma[0]}, {"gamma": gamma[1]}, {"S": S[0], "A1": A1[0], "A2": A2[0]}]
+    return Family("two_player_game", space, _build_game, corners, two_player_games.__doc__ or "")
