@@ -1,0 +1,428 @@
+r"""LTDE-Neural-AC (Gu, Guo, Wei, Xu, arXiv:2108.02731, Section 4) in torch.
+
+* two-layer ReLU network (4.3) :math:`f(x;W,b)=\frac1{\sqrt M}\sum_m b_m\,\mathrm{ReLU}(x\cdot[W]_m)`
+  with fixed output signs :math:`b_m\in\{\pm1\}` and :math:`[W(0)]_m\sim N(0,I_d/d)`;
+* energy-based team policy (4.4) on :math:`\zeta_s=(\mu(s),h(s))`;
+* feature map (4.6) and centred feature :math:`\Phi` (4.7);
+* critic: Algorithm 1 (TD semigradient (4.11), projection onto the
+  :math:`\ell_\infty`-ball of radius :math:`R/\sqrt M` around :math:`\omega(0)` (4.12),
+  running average (4.13));
+* actor: Algorithm 2 with the local gradient estimator (4.14) and projection.
+
+All |S| teams are trained in one batched tensor (inputs zero-padded to the largest
+local dimension; padded coordinates are identically zero so they never move).  A
+leading "replica" dimension runs independent seeds side by side.  Exact quantities
+(ν_θ, σ_θ, Q_s) come from :mod:`solvers.mean_field`; the algorithms themselves only see
+samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from solvers import mean_field as mf
+from solvers.registry import reference
+
+__all__ = [
+    "ActorResult",
+    "CriticResult",
+    "NeuralNet",
+    "centered_feature",
+    "critic_inputs",
+    "energy_team_policy",
+    "exact_policy_gradient",
+    "init_net",
+    "local_feature_table",
+    "ltde_neural_ac",
+    "neural_td_critic",
+    "two_layer_relu",
+]
+
+DTYPE = torch.float64
+
+
+@dataclass(frozen=True)
+class NeuralNet:
+    r"""A batch of two-layer ReLU networks (4.3), one per team s.
+
+    W : (S, M, d) weights :math:`\theta_s` (or :math:`\omega_s`); b : (S, M) fixed signs.
+    """
+
+    W: torch.Tensor
+    b: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.W.ndim != 3 or self.b.shape != self.W.shape[:2]:
+            raise ValueError(f"W must be (S, M, d) and b (S, M); got {tuple(self.W.shape)}, "
+                             f"{tuple(self.b.shape)}")
+        if not torch.isfinite(self.W).all():
+            raise ValueError("network weights contain NaN/inf")
+
+    @property
+    def width(self) -> int:
+        return int(self.W.shape[1])
+
+
+def init_net(n_teams: int, width: int, dims: list[int] | np.ndarray, seed: int,
+             signs: str = "random", device: str = "cpu") -> NeuralNet:
+    r"""Initialisation of Algorithms 1-2: :math:`b_m\sim\mathrm{Unif}\{\pm1\}` (or all ones,
+    as in (4.5)), :math:`[W(0)]_m\sim N(0,I_{d_s}/d_s)` on the true dimension :math:`d_s`
+    (padded coordinates are zero)."""
+    if width < 1:
+        raise ValueError(f"width M must be >= 1, got {width}")
+    dims = [int(d) for d in dims]
+    if len(dims) != n_teams or min(dims) < 1:
+        raise ValueError("dims must give a positive input dimension per team")
+    g = torch.Generator().manual_seed(int(seed))
+    dmax = max(dims)
+    W = torch.zeros(n_teams, width, dmax, dtype=DTYPE)
+    for s, d in enumerate(dims):
+        W[s, :, :d] = torch.randn(width, d, generator=g, dtype=DTYPE) / math.sqrt(d)
+    if signs == "random":
+        b = torch.randint(0, 2, (n_teams, width), generator=g).to(DTYPE) * 2 - 1
+    elif signs == "ones":
+        b = torch.ones(n_teams, width, dtype=DTYPE)
+    else:
+        raise ValueError(f"signs must be 'random' or 'ones', got {signs!r}")
+    return NeuralNet(W.to(device), b.to(device))
+
+
+@reference("two_layer_relu")
+def two_layer_relu(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r"""Two-layer ReLU network (4.3), batched over teams.
+
+    x : (..., S, n, d), W : (..., S, M, d), b : (S, M)  ->  (..., S, n) with
+    :math:`f(x;W)=M^{-1/2}\sum_m b_m\,\mathrm{ReLU}(x\cdot[W]_m)`.
+    """
+    pre = torch.einsum("...snd,...smd->...snm", x, W)
+    return (torch.relu(pre) * b[:, None, :]).sum(-1) / math.sqrt(W.shape[-2])
+
+
+def _feature(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r"""Feature map (4.6): :math:`[\phi_W]_m(x)=M^{-1/2}b_m 1\{x\cdot[W]_m>0\}x`;
+    x (S, n, d) -> (S, n, M, d)."""
+    act = (torch.einsum("snd,smd->snm", x, W) > 0).to(x.dtype) * b[:, None, :]
+    return act[..., None] * x[:, :, None, :] / math.sqrt(W.shape[-2])
+
+
+def local_feature_table(space: mf.ConfigSpace) -> tuple[np.ndarray, np.ndarray]:
+    r"""Policy input :math:`\zeta_s=(\mu(s),h(s))\in\mathbb R^{1+|A|}` for every local
+    action-count vector ``space.loc_counts[l]`` (empty state: all zeros). Returns (zeta, totals)."""
+    loc = space.loc_counts
+    tot = loc.sum(1)
+    h = np.divide(loc, tot[:, None], out=np.zeros(loc.shape), where=tot[:, None] > 0)
+    zeta = np.concatenate([(tot / space.n_agents)[:, None], h], axis=1)
+    return zeta, tot
+
+
+def _group_softmax(logits: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:
+    """Softmax of logits (S, L) within groups (L,) of columns."""
+    onehot = torch.nn.functional.one_hot(groups, n_groups).to(torch.bool)  # (L, G)
+    masked = torch.where(onehot[None], logits[..., None], torch.tensor(-torch.inf, dtype=logits.dtype))
+    gmax = masked.amax(1)  # (S, G)
+    e = torch.exp(logits - gmax[:, groups])
+    z = torch.zeros(logits.shape[0], n_groups, dtype=logits.dtype).index_add_(1, groups, e)
+    return e / z[:, groups]
+
+
+@reference("energy_team_policy")
+def energy_team_policy(net: NeuralNet, space: mf.ConfigSpace, tau: float) -> torch.Tensor:
+    r"""Energy-based team policy (4.4), differentiable in ``net.W``:
+
+    .. math:: \Pi^{\theta_s}_s(h(s)\mid\mu(s))=\frac{\exp[\tau f((\mu(s),h(s));\theta_s)]}
+              {\sum_{h'(s)\in P^{N\mu(s)}(A)}\exp[\tau f((\mu(s),h'(s));\theta_s)]}
+
+    Returns probs (S, n_loc) in the layout of :class:`solvers.mean_field.TeamPolicy`.
+    """
+    if not math.isfinite(tau) or tau <= 0:
+        raise ValueError(f"temperature tau must be positive and finite, got {tau}")
+    zeta, tot = local_feature_table(space)
+    if net.W.shape[-1] != zeta.shape[1]:
+        raise ValueError(f"policy net input dimension must be 1+|A|={zeta.shape[1]}")
+    x = torch.as_tensor(zeta, dtype=DTYPE, device=net.W.device)
+    x = x[None].expand(net.W.shape[0], -1, -1)
+    logits = tau * two_layer_relu(x, net.W, net.b)  # (S, L)
+    groups = torch.as_tensor(tot, device=net.W.device)
+    return _group_softmax(logits, groups, space.n_agents + 1)
+
+
+def to_team_policy(probs: torch.Tensor, space: mf.ConfigSpace) -> mf.TeamPolicy:
+    """Wrap a torch probability table as a :class:`~solvers.mean_field.TeamPolicy`."""
+    return mf.TeamPolicy(probs.detach().cpu().numpy().astype(np.float64), space)
+
+
+@reference("centered_feature")
+def centered_feature(net: NeuralNet, space: mf.ConfigSpace, tau: float) -> np.ndarray:
+    r"""Centred feature (4.7) for every ζ ∈ Ξ and team s:
+
+    .. math:: \Phi(\theta,s,\mu,h)=\phi_{\theta_s}(\mu(s),h(s))-
+              \mathbb E_{h'(s)\sim\Pi^{\theta_s}_s(\cdot\mid\mu(s))}\phi_{\theta_s}(\mu(s),h'(s))
+
+    Returns (n_xi, S, M, 1+|A|). With (4.4), :math:`\nabla_{\theta_s}\log\Pi=\tau\Phi`.
+    """
+    zeta, tot = local_feature_table(space)
+    S = space.n_states
+    with torch.no_grad():
+        x = torch.as_tensor(zeta, dtype=DTYPE, device=net.W.device)[None].expand(S, -1, -1)
+        F = _feature(x, net.W, net.b)  # (S, L, M, d)
+        P = energy_team_policy(net, space, tau)  # (S, L)
+        G = space.n_agents + 1
+        groups = torch.as_tensor(tot, device=net.W.device)
+        Eg = torch.zeros(S, G, *F.shape[2:], dtype=DTYPE, device=net.W.device)
+        Eg.index_add_(1, groups, F * P[..., None, None])
+        sidx = torch.arange(S, device=net.W.device)[None, :]
+        loc = torch.as_tensor(np.array(space.xi_loc), device=net.W.device)
+        c = groups[loc]
+        Phi = F[sidx, loc] - Eg[sidx, c]
+    return Phi.cpu().numpy()
+
+
+def exact_policy_gradient(system: mf.MeanFieldSystem, net: NeuralNet, tau: float, p0: np.ndarray,
+                          k: int | None = None) -> tuple[np.ndarray, float]:
+    r"""Exact policy gradient (4.8) :math:`\nabla_{\theta_s}J=\frac{\tau}{1-\gamma}
+    \mathbb E_{\sigma_\theta}[Q^{\Pi_\theta}\Phi]`, or with ``k`` the localised gradient (4.9)
+    :math:`g_s` with uniform-weight :math:`\hat Q_y`. Returns (grad (S, M, d), J(θ))."""
+    space = system.space
+    team = to_team_policy(energy_team_policy(net, space, tau), space)
+    PN = mf.mean_field_transition(system)
+    tq = mf.team_q(system, team, transition=PN)
+    sigma = mf.visitation_measure(system, team, p0, transition=PN)
+    Phi = centered_feature(net, space, tau)  # (n_xi, S, M, d)
+    J = float(np.dot(p0, tq.v))
+    S = space.n_states
+    if k is None:
+        weight = np.repeat(tq.q[:, None], S, 1)
+    else:
+        qhat = np.stack([mf.local_q(system, tq.q_s[:, y], y, k) for y in range(S)], 1)
+        mask = system.graph.neighbourhood_mask(k).astype(float)  # [s, y]
+        weight = qhat @ mask.T  # (n_xi, S): sum_{y in N_s^k} Qhat_y
+    grad = tau / (1 - system.gamma) * np.einsum("x,xs,xsmd->smd", sigma, weight, Phi)
+    return grad, J
+
+
+def expected_return(system: mf.MeanFieldSystem, net: NeuralNet, tau: float, p0: np.ndarray,
+                    transition: sp.csr_matrix | None = None) -> float:
+    r""":math:`J(\theta)=\mathbb E_{\mu_0\sim P_0}\tilde V^{\Pi_\theta}(\mu_0)` (4.1), exactly."""
+    team = to_team_policy(energy_team_policy(net, system.space, tau), system.space)
+    return float(np.dot(p0, mf.team_q(system, team, transition=transition).v))
+
+
+# --------------------------------------------------------------------------------------
+# critic: Algorithm 1
+# --------------------------------------------------------------------------------------
+
+
+def critic_inputs(system: mf.MeanFieldSystem, k: int) -> tuple[np.ndarray, list[int]]:
+    r"""Critic inputs :math:`\zeta^k_s=(\mu(N^k_s),h(N^k_s))` for every ζ ∈ Ξ and s,
+    scaled by :math:`(1+|N^k_s|)^{-1/2}` so that :math:`\|\zeta^k_s\|_2\le1` (Section D.1.1),
+    zero-padded. Returns (X (S, n_xi, d_max), dims)."""
+    space = system.space
+    mu, h = space.xi_features()
+    S, A = space.n_states, space.n_actions
+    feats, dims = [], []
+    for s in range(S):
+        nb = system.graph.neighbourhood(s, k)
+        f = np.concatenate([mu[:, nb], h[:, nb, :].reshape(space.n_xi, -1)], 1)
+        feats.append(f / math.sqrt(1 + len(nb)))
+        dims.append(f.shape[1])
+    X = np.zeros((S, space.n_xi, max(dims)))
+    for s in range(S):
+        X[s, :, :dims[s]] = feats[s]
+    del A
+    return X, dims
+
+
+@dataclass(frozen=True)
+class CriticResult:
+    """Output of Algorithm 1: averaged weights ω̄ (K, S, M, d) and the values on Ξ."""
+
+    omega_bar: torch.Tensor
+    b: torch.Tensor
+    values: np.ndarray = field(repr=False)  # (K, S, n_xi): Q_s(zeta^k_s; omega_bar)
+
+
+@reference("neural_td_critic")
+def neural_td_critic(
+    X: np.ndarray,
+    rewards: np.ndarray,
+    dims: list[int],
+    xi_now: np.ndarray,
+    xi_next: np.ndarray,
+    gamma: float,
+    width: int,
+    radius: float,
+    lr: float | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+) -> CriticResult:
+    r"""Algorithm 1 (LTDE neural TD), all teams and K replicas in parallel.
+
+    X : (S, n_xi, d) inputs ζ^k_s; rewards : (n_xi, S) team rewards r_s;
+    xi_now, xi_next : (K, T-1) sampled indices of ζ_t ~ ν_θ and ζ'_t.
+
+    .. math::
+        \delta_{s,t}=Q_s(\zeta^k_{s,t};\omega_s(t))-r_s-\gamma Q_s(\zeta'^k_{s,t};\omega_s(t)),\quad
+        \omega_s(t+\tfrac12)=\omega_s(t)-\eta\,\delta_{s,t}\nabla_\omega Q_s \;(4.11),\\
+        \omega_s(t+1)=\Pi_{\|\omega-\omega_s(0)\|_\infty\le R/\sqrt M}\,\omega_s(t+\tfrac12)\;(4.12),\quad
+        \bar\omega_s\leftarrow\tfrac{t+1}{t+2}\bar\omega_s+\tfrac1{t+2}\omega_s(t+1)\;(4.13).
+
+    Default step :math:`\eta=\min\{(1-\gamma)/8,T^{-1/2}\}` (Theorem 5.4).
+    """
+    if not 0 <= gamma < 1:
+        raise ValueError(f"gamma must lie in [0, 1), got {gamma}")
+    if radius <= 0:
+        raise ValueError(f"radius R must be positive, got {radius}")
+    xi_now = np.asarray(xi_now)
+    xi_next = np.asarray(xi_next)
+    if xi_now.shape != xi_next.shape or xi_now.ndim != 2:
+        raise ValueError("xi_now and xi_next must both be (K, T-1)")
+    K, T1 = xi_now.shape
+    T = T1 + 1
+    eta = min((1 - gamma) / 8, T ** -0.5) if lr is None else float(lr)
+    S = X.shape[0]
+    nets = [init_net(S, width, dims, seed * 100003 + r) for r in range(K)]
+    W0 = torch.stack([n.W for n in nets]).to(device)  # (K, S, M, d)
+    b = nets[0].b.to(device)
+    b = torch.stack([n.b for n in nets]).to(device)  # (K, S, M)
+    Xt = torch.as_tensor(X, dtype=DTYPE, device=device)
+    Rt = torch.as_tensor(np.asarray(rewards).T, dtype=DTYPE, device=device)  # (S, n_xi)
+    now = torch.as_tensor(xi_now, device=device)
+    nxt = torch.as_tensor(xi_next, device=device)
+    W = W0.clone()
+    Wbar = W0.clone()
+    sq = math.sqrt(width)
+    rad = radius / sq
+    sidx = torch.arange(S, device=device)
+    for t in range(T1):
+        x = Xt[sidx[None, :], now[:, t][:, None]]  # (K, S, d)
+        x2 = Xt[sidx[None, :], nxt[:, t][:, None]]
+        pre = torch.einsum("ksd,ksmd->ksm", x, W)
+        pre2 = torch.einsum("ksd,ksmd->ksm", x2, W)
+        q = (torch.relu(pre) * b).sum(-1) / sq
+        q2 = (torch.relu(pre2) * b).sum(-1) / sq
+        r = Rt[sidx[None, :], now[:, t][:, None]]  # (K, S)
+        delta = q - r - gamma * q2
+        grad = ((pre > 0).to(DTYPE) * b)[..., None] * x[:, :, None, :] / sq
+        W = W - eta * delta[..., None, None] * grad
+        W = torch.minimum(torch.maximum(W, W0 - rad), W0 + rad)
+        Wbar = (t + 1) / (t + 2) * Wbar + W / (t + 2)
+    pre = torch.einsum("snd,ksmd->ksnm", Xt, Wbar)
+    vals = (torch.relu(pre) * b[:, :, None, :]).sum(-1) / sq
+    return CriticResult(Wbar, b, vals.cpu().numpy())
+
+
+def sample_critic_data(system: mf.MeanFieldSystem, team: mf.TeamPolicy, n_steps: int,
+                       n_rep: int, seed: int, transition: sp.csr_matrix | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""I.i.d. samples :math:`\zeta_t\sim\nu_\theta` and one chain step :math:`\zeta'_t`
+    (Algorithm 1, line 4). Returns (xi_now, xi_next, nu)."""
+    rng = np.random.default_rng(seed)
+    nu = mf.stationary_xi(system, team, transition)
+    P = mf.xi_transition(system, team, transition)
+    now = rng.choice(len(nu), size=(n_rep, n_steps - 1), p=nu)
+    nxt = mf.sample_rows(P, now.reshape(-1), rng).reshape(now.shape)
+    return now, nxt, nu
+
+
+# --------------------------------------------------------------------------------------
+# actor: Algorithm 2
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActorResult:
+    """Trajectory of Algorithm 2: exact J(θ(t)) for t = 1..T_actor (+ final), final θ."""
+
+    returns: np.ndarray
+    theta: torch.Tensor
+    critic_errors: np.ndarray  # (T_actor, S) L2(nu) errors of the critic
+
+
+@reference("neural_actor_critic")
+def ltde_neural_ac(
+    system: mf.MeanFieldSystem,
+    p0: np.ndarray,
+    *,
+    k: int,
+    width: int,
+    radius: float,
+    tau: float,
+    t_actor: int,
+    t_critic: int,
+    batch: int,
+    lr_actor: float | None = None,
+    critic_radius: float | None = None,
+    seed: int = 0,
+    sigma_sampling: str = "exact",
+) -> ActorResult:
+    r"""Algorithm 2 (LTDE-Neural-AC) with the critic of Algorithm 1.
+
+    Each iteration: critic on ν_θ; B samples from σ_θ (``"exact"`` i.i.d. from (4.2) or
+    ``"restart"``: the chain restarted from :math:`P_0` with probability 1-γ); the local
+    gradient (4.14)
+    :math:`\hat g_s=\frac{\tau}{(1-\gamma)B}\sum_l\big[\sum_{y\in N^k_s}Q_y(\zeta^k_{y,l};\bar\omega_y)\big]
+    \hat\Phi(\theta,s,\mu_l,h_l)`, ascent step :math:`\eta=T_{actor}^{-1/2}` and projection.
+    """
+    space = system.space
+    S = space.n_states
+    rng = np.random.default_rng(seed)
+    PN = mf.mean_field_transition(system)
+    R_team = mf.team_rewards(system)
+    X, dims = critic_inputs(system, k)
+    net = init_net(S, width, [1 + space.n_actions] * S, seed=seed + 7)
+    theta0 = net.W.clone()
+    theta = net.W.clone()
+    eta = t_actor ** -0.5 if lr_actor is None else lr_actor
+    rad = radius / math.sqrt(width)
+    mask = system.graph.neighbourhood_mask(k).astype(float)  # [s, y]
+    returns, cerrs = [], []
+    for _it in range(t_actor):
+        cur = NeuralNet(theta, net.b)
+        team = to_team_policy(energy_team_policy(cur, space, tau), space)
+        tq = mf.team_q(system, team, transition=PN)
+        returns.append(float(np.dot(p0, tq.v)))
+        now, nxt, nu = sample_critic_data(system, team, t_critic, 1, int(rng.integers(2**31)), PN)
+        crit = neural_td_critic(X, R_team, dims, now, nxt, system.gamma, width,
+                                critic_radius if critic_radius is not None else radius,
+                                seed=int(rng.integers(2**31)))
+        qv = crit.values[0]  # (S, n_xi)
+        cerrs.append(np.sqrt((nu[None, :] * (qv - tq.q_s.T) ** 2).sum(1)))
+        if sigma_sampling == "exact":
+            sigma = mf.visitation_measure(system, team, p0, transition=PN)
+            idx = rng.choice(space.n_xi, size=batch, p=sigma / sigma.sum())
+        elif sigma_sampling == "restart":
+            idx = _restart_samples(system, team, p0, PN, batch, rng)
+        else:
+            raise ValueError(f"sigma_sampling must be 'exact' or 'restart', got {sigma_sampling!r}")
+        Phi = centered_feature(cur, space, tau)[idx]  # (B, S, M, d)
+        weight = qv[:, idx].T @ mask.T  # (B, S)
+        ghat = tau / ((1 - system.gamma) * batch) * np.einsum("bs,bsmd->smd", weight, Phi)
+        theta = theta + eta * torch.as_tensor(ghat, dtype=DTYPE)
+        theta = torch.minimum(torch.maximum(theta, theta0 - rad), theta0 + rad)
+    cur = NeuralNet(theta, net.b)
+    returns.append(expected_return(system, cur, tau, p0, PN))
+    return ActorResult(np.array(returns), theta, np.array(cerrs))
+
+
+def _restart_samples(system: mf.MeanFieldSystem, team: mf.TeamPolicy, p0: np.ndarray,
+                     PN: sp.csr_matrix, batch: int, rng: np.random.Generator,
+                     burn_in: int | None = None) -> np.ndarray:
+    """Samples from σ_θ by running B independent restart chains (Konda-Tsitsiklis)."""
+    space = system.space
+    g = system.gamma
+    steps = burn_in if burn_in is not None else math.ceil(30 / max(1 - g, 1e-3))
+    w = mf.team_policy_weights(team)
+    pol = sp.csr_matrix((w, (space.xi_mu, np.arange(space.n_xi))), shape=(space.n_mu, space.n_xi))
+    mu = rng.choice(space.n_mu, size=batch, p=p0)
+    xi = mf.sample_rows(pol, mu, rng)
+    for _ in range(steps):
+        mu_next = mf.sample_rows(PN, xi, rng)
+        restart = rng.random(batch) > g
+        mu_next = np.where(restart, rng.choice(space.n_mu, size=batch, p=p0), mu_next)
+        xi = mf.sample_rows(pol, mu_next, rng)
+    return xi
