@@ -486,7 +486,8 @@ class GameDerivatives:
     r"""Exact first and second derivatives at :math:`(\theta_1,\theta_2)` (flat, ``(s, a)``
     order): :math:`\nabla_{\theta_1}V_1` (n1,), :math:`\nabla_{\theta_2}V_1` (n2,),
     :math:`\nabla_{\theta_2}V_2^\lambda` (n2,), :math:`\nabla^2_{\theta_2}V_2^\lambda` (n2, n2),
-    :math:`\nabla_{\theta_1,\theta_2}V_2^\lambda` (n1, n2)."""
+    :math:`\nabla_{\theta_1,\theta_2}V_2^\lambda` (n1, n2), and the leader's Hessians
+    :math:`\nabla^2_{\theta_1}V_1` (n1, n1), :math:`\nabla^2_{\theta_2}V_1` (n2, n2) (Appendix I)."""
 
     grad1_V1: Array
     grad2_V1: Array
@@ -495,6 +496,8 @@ class GameDerivatives:
     mixed12_V2: Array
     V1: float
     V2: float
+    hess11_V1: Array
+    hess22_V1: Array
 
 
 @reference("game_derivatives")
@@ -527,12 +530,15 @@ def game_derivatives(
     H = jacfwd(gv2, argnums=1)(t1, t2)
     Mx = jacrev(gv2, argnums=0)(t1, t2)  # (n2, n1)
     H = 0.5 * (H + H.T)
+    H11 = jacfwd(grad(v1, argnums=0), argnums=0)(t1, t2)
+    H22v1 = jacfwd(grad(v1, argnums=1), argnums=1)(t1, t2)
 
     def np_(x: torch.Tensor) -> Array:
         return x.detach().cpu().numpy()
 
     return GameDerivatives(
-        np_(g1), np_(g2), np_(g22), np_(H), np_(Mx.T).copy(), float(vals[0]), float(vals[1])
+        np_(g1), np_(g2), np_(g22), np_(H), np_(Mx.T).copy(), float(vals[0]), float(vals[1]),
+        np_(0.5 * (H11 + H11.T)), np_(0.5 * (H22v1 + H22v1.T)),
     )
 
 
@@ -578,8 +584,19 @@ def game_derivatives_complex_step(
     P2c, R2c, _ = follower_mdp(t1[None] + 1j * h * E1)
     gM, _, _ = _mdp_soft_gradient(P2c, R2c, gamma, lam, d0[None], t2[None].astype(complex))
     Mx = gM.imag.reshape(n1, n2) / h
+    g11c, _, _ = _mdp_soft_gradient(
+        P1[None].astype(complex), R1l[None].astype(complex), gamma, 0.0, d0[None],
+        t1[None] + 1j * h * E1,
+    )
+    H11 = g11c.imag.reshape(n1, n1) / h
+    g21c, _, _ = _mdp_soft_gradient(
+        P2[None].astype(complex), R1f[None].astype(complex), gamma, 0.0, d0[None],
+        t2[None] + 1j * h * E2,
+    )
+    H22v1 = g21c.imag.reshape(n2, n2) / h
     return GameDerivatives(
-        g11.ravel(), g21.ravel(), g22.ravel(), 0.5 * (H + H.T), Mx, float(v1), float(v2)
+        g11.ravel(), g21.ravel(), g22.ravel(), 0.5 * (H + H.T), Mx, float(v1), float(v2),
+        0.5 * (H11 + H11.T), 0.5 * (H22v1 + H22v1.T),
     )
 
 

@@ -131,7 +131,7 @@ def test_autograd_and_complex_step_agree_and_match_fd(shape):
     t1, t2 = _params(g, seed=7)
     D = ss.game_derivatives(g, t1, t2)
     C = ss.game_derivatives_complex_step(g, t1, t2)
-    for k in ("grad1_V1", "grad2_V1", "grad2_V2", "hess22_V2", "mixed12_V2"):
+    for k in ("grad1_V1", "grad2_V1", "grad2_V2", "hess22_V2", "mixed12_V2", "hess11_V1", "hess22_V1"):
         a, b = getattr(D, k), getattr(C, k)
         np.testing.assert_allclose(a, b, atol=1e-13 * (1 + np.abs(a).max()), err_msg=k)
 
