@@ -1,0 +1,171 @@
+"""Run selected claims (serially or in worker processes), show progress, store results.
+
+Deterministic given the run seed: each claim's instances depend only on ``(seed, claim id)``.
+Every result is committed to the store the moment it arrives; ``resume`` skips claims a
+previous (interrupted) run already finished.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any, TextIO
+
+from verify.claims import Claim, load_registry
+from verify.engine import ClaimTimeout, evaluate
+from verify.model import Evidence, Verdict
+from verify.solverset import SolverSet, parse_solver_spec
+from verify.store import Store
+
+GRACE_S = 30.0
+
+
+@dataclass
+class RunOutcome:
+    claim: Claim
+    evidence: Evidence
+
+    @property
+    def matches(self) -> bool:
+        return str(self.evidence.verdict) == str(self.claim.expect)
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise ClaimTimeout()
+
+
+def evaluate_with_limit(claim: Claim, seed: int, tier: str, solvers: SolverSet,
+                        time_limit_s: float | None) -> Evidence:
+    """``evaluate`` with a hard wall-clock guard (SIGALRM, main thread only) on top of the
+    engine's own soft deadline."""
+    limit = min(claim.time_limit_s, time_limit_s or float("inf"))
+    use_alarm = hasattr(signal, "SIGALRM") and limit != float("inf")
+    if use_alarm:
+        try:
+            old = signal.signal(signal.SIGALRM, _alarm)
+            signal.setitimer(signal.ITIMER_REAL, limit + GRACE_S)
+        except ValueError:  # not in the main thread
+            use_alarm = False
+    t0 = time.monotonic()
+    try:
+        return evaluate(claim, seed=seed, tier=tier, solvers=solvers, time_limit_s=limit)
+    except ClaimTimeout:
+        return Evidence(claim=claim.id, verdict=Verdict.INCONCLUSIVE,
+                        summary=f"hard time limit {limit + GRACE_S:.0f}s exceeded",
+                        elapsed_s=time.monotonic() - t0, seed=seed, tier=tier)
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+
+
+def _worker_init() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _work(claim_id: str, seed: int, tier: str, solver_specs: Sequence[str],
+          time_limit_s: float | None) -> dict[str, Any]:
+    reg = load_registry()
+    claim = reg[claim_id]
+    solvers = SolverSet(dict(parse_solver_spec(s) for s in solver_specs))
+    return evaluate_with_limit(claim, seed, tier, solvers, time_limit_s).to_json()
+
+
+class Progress:
+    """One line per finished claim; on a terminal, a live status line as well."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, quiet: bool = False):
+        self.total = total
+        self.done = 0
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.tty = self.stream.isatty()
+        self.t0 = time.monotonic()
+
+    def started(self, claim_id: str) -> None:
+        if self.tty and not self.quiet:
+            self.stream.write(f"\r\033[K[{self.done}/{self.total}] running {claim_id} ...")
+            self.stream.flush()
+
+    def finished(self, out: RunOutcome) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        ev = out.evidence
+        mark = "ok " if out.matches else "!! "
+        exp = "" if out.matches else f" (expected {out.claim.expect})"
+        line = (f"[{self.done}/{self.total}] {mark}{ev.verdict:<12} {out.claim.id}{exp} "
+                f"{ev.elapsed_s:.1f}s")
+        if self.tty:
+            self.stream.write("\r\033[K")
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def run_claims(
+    claims: Sequence[Claim],
+    *,
+    seed: int = 0,
+    tier: str = "fast",
+    jobs: int = 1,
+    solver_specs: Sequence[str] = (),
+    store: Store | None = None,
+    run_id: str | None = None,
+    time_limit_s: float | None = None,
+    progress: Progress | None = None,
+    skip: Iterable[str] = (),
+    on_result: Callable[[RunOutcome], None] | None = None,
+) -> list[RunOutcome]:
+    """Evaluate ``claims`` and return their outcomes in the order given."""
+    skip = set(skip)
+    todo = [c for c in claims if c.id not in skip]
+    progress = progress or Progress(len(todo), quiet=True)
+    results: dict[str, RunOutcome] = {}
+
+    def record(claim: Claim, ev: Evidence) -> None:
+        out = RunOutcome(claim, ev)
+        results[claim.id] = out
+        if store is not None and run_id is not None:
+            store.add_result(run_id, claim.to_json(), ev, str(claim.expect))
+        progress.finished(out)
+        if on_result:
+            on_result(out)
+
+    if jobs <= 1 or len(todo) <= 1:
+        solvers = SolverSet(dict(parse_solver_spec(s) for s in solver_specs))
+        for c in todo:
+            progress.started(c.id)
+            record(c, evaluate_with_limit(c, seed, tier, solvers, time_limit_s))
+    else:
+        ctx = get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
+            pending: dict[Future[dict[str, Any]], Claim] = {}
+            queue = list(todo)
+            while queue or pending:
+                while queue and len(pending) < jobs:
+                    c = queue.pop(0)
+                    progress.started(c.id)
+                    pending[pool.submit(_work, c.id, seed, tier, list(solver_specs), time_limit_s)] = c
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    c = pending.pop(fut)
+                    try:
+                        ev = Evidence.from_json(fut.result())
+                    except Exception as e:  # noqa: BLE001 - a dead worker is an ERROR verdict
+                        ev = Evidence(claim=c.id, verdict=Verdict.ERROR,
+                                      summary=f"worker failed: {type(e).__name__}: {e}",
+                                      seed=seed, tier=tier, error=repr(e))
+                    record(c, ev)
+    return [results[c.id] for c in todo if c.id in results]
