@@ -184,6 +184,36 @@ def gradient_directional(
     return Result.all(*results)
 
 
+def second_derivative_fd(
+    f: Callable[[Array], float],
+    x: ArrayLike,
+    direction: ArrayLike,
+    value: float,
+    rtol: float = 1e-5,
+    what: str = "second directional derivative",
+) -> Result:
+    r"""Check a claimed :math:`u^\top \nabla^2 f(x) u` against the fourth-order stencil
+    :math:`(-f_{2}+16f_{1}-30f_0+16f_{-1}-f_{-2})/(12h^2)`, :math:`f_k = f(x + k h u)`,
+    :math:`h = \epsilon^{1/6}`; the disagreement of steps ``h`` and ``2h`` estimates the
+    truncation error and ``60 eps |f| / h^2`` bounds rounding."""
+    x0 = _arr(x)
+    u = _arr(direction).reshape(x0.shape)
+
+    def stencil(h: float) -> float:
+        fk = [float(f(x0 + k * h * u)) for k in (-2, -1, 0, 1, 2)]
+        return (-fk[4] + 16 * fk[3] - 30 * fk[2] + 16 * fk[1] - fk[0]) / (12 * h * h)
+
+    h = EPS ** (1 / 6)
+    d1, d2 = stencil(h), stencil(2 * h)
+    fd_err = abs(d1 - d2) * 16 / 15
+    round_err = 60 * EPS * (abs(float(f(x0))) + 1.0) / h**2
+    allowed = rtol * max(abs(d1), abs(value)) + 4 * fd_err + round_err
+    err = abs(float(value) - d1)
+    ratio = err / allowed if allowed > 0 else (0.0 if err == 0 else math.inf)
+    return Result(ratio <= 1.0, f"{what}: claimed {value:.6g} vs FD {d1:.6g} (allowed {allowed:.2g})",
+                  ratio=ratio, metrics={"fd_second_derivative": d1})
+
+
 def gradient_autograd(
     f_torch: Callable[..., object], x: ArrayLike, grad: ArrayLike, tol: Tolerance = EXACT,
     what: str = "gradient vs autograd",

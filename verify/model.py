@@ -127,6 +127,12 @@ class Result:
     metrics: dict[str, float] = field(default_factory=dict)
     figures: list[Figure] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if self.ok is not None:
+            self.ok = bool(self.ok)
+        if self.ratio is not None:
+            self.ratio = float(self.ratio)
+
     def __bool__(self) -> bool:  # pragma: no cover - guard against `if result:` mistakes
         raise TypeError("use result.ok, not bool(result)")
 
