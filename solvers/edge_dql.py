@@ -26,7 +26,9 @@ scores local joint actions :math:`\alpha_n = (a_n, a_{\mathcal B_n})`; neighbour
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -262,6 +264,18 @@ class DQLResult:
     extras: dict[str, Array] = field(default_factory=dict)
 
 
+@contextlib.contextmanager
+def _single_thread() -> Iterator[None]:
+    """Tiny networks are dominated by per-op overhead: run them single-threaded (restoring
+    the caller's setting), which is also what keeps them fast on a shared machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def _mlp(n_in: int, n_out: int, hidden: int, gen: torch.Generator) -> torch.nn.Module:
     net = torch.nn.Sequential(
         torch.nn.Linear(n_in, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, n_out)
@@ -301,6 +315,11 @@ def centralized_dql(env: EdgeRentalEnv, cfg: DQLConfig, seed: int,
     joint rental decisions, replay memory, :math:`\epsilon_p`-greedy exploration, target
     network synced every ``C`` steps, squared loss :math:`(y_j - Q(s_j, a_j; \theta))^2`
     (the paper's "(y_j Q(...))^2" read with the missing minus)."""
+    with _single_thread():
+        return _centralized_dql(env, cfg, seed, device)
+
+
+def _centralized_dql(env: EdgeRentalEnv, cfg: DQLConfig, seed: int, device: str) -> DQLResult:
     tb = tables(env)
     mdp = to_mdp(env)
     rng = np.random.default_rng(seed)
@@ -366,6 +385,11 @@ def multi_agent_dql(env: EdgeRentalEnv, cfg: DQLConfig, seed: int,
     component; the target is line 13, :math:`y_{n,j} = r_{n,j} + \gamma\max_{\alpha_n}
     Q_n(o_{n,j+1}, \alpha_n; \theta_n^-)` unless the episode ends.  ``Q`` in the result is
     :math:`\sum_n Q_n(o_n(s), \alpha_n(a))`."""
+    with _single_thread():
+        return _multi_agent_dql(env, cfg, seed, device)
+
+
+def _multi_agent_dql(env: EdgeRentalEnv, cfg: DQLConfig, seed: int, device: str) -> DQLResult:
     tb = tables(env)
     mdp = to_mdp(env)
     rng = np.random.default_rng(seed)
