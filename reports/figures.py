@@ -46,7 +46,7 @@ def figure_svg(fig: dict[str, Any]) -> str:
             ax.legend(fontsize=7)
         f.tight_layout()
         buf = io.StringIO()
-        f.savefig(buf, format="svg")
+        f.savefig(buf, format="svg", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
     finally:
         plt.close(f)
     svg = buf.getvalue()

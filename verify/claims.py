@@ -217,17 +217,28 @@ def _load_counterexample(cx: str | Mapping[str, Any] | None, cid: str) -> Mappin
 
 
 _LOADED = False
+#: theorem modules that failed to import: module name -> error text
+LOAD_ERRORS: dict[str, str] = {}
 
 
 def load_registry() -> dict[str, Claim]:
-    """Import every module of the ``theorems`` package (each registers its claims)."""
+    """Import every module of the ``theorems`` package (each registers its claims).
+
+    A module that fails to import does not take the others down: its error is recorded in
+    :data:`LOAD_ERRORS`, and ``convcheck verify`` reports it and exits non-zero.
+    """
     global _LOADED
     if not _LOADED:
+        import traceback
+
         import theorems
 
         for info in pkgutil.iter_modules(theorems.__path__):
             if not info.name.startswith("_"):
-                importlib.import_module(f"theorems.{info.name}")
+                try:
+                    importlib.import_module(f"theorems.{info.name}")
+                except Exception:  # noqa: BLE001 - isolate a broken paper module
+                    LOAD_ERRORS[f"theorems.{info.name}"] = traceback.format_exc(limit=4)
         _LOADED = True
     return REGISTRY
 

@@ -308,11 +308,26 @@ COMMANDS = {
 }
 
 
+def _report_load_errors() -> bool:
+    from verify.claims import LOAD_ERRORS, load_registry
+
+    load_registry()
+    for mod, err in LOAD_ERRORS.items():
+        last = err.strip().splitlines()[-1]
+        print(f"convcheck: warning: theorem module {mod} failed to import; its claims are "
+              f"missing: {last}", file=sys.stderr)
+    return bool(LOAD_ERRORS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(COMMANDS[args.command](args))
+        broken = _report_load_errors() if args.command in ("list", "verify") else False
+        code = int(COMMANDS[args.command](args))
+        if broken and args.command == "verify" and code == EXIT_OK:
+            code = EXIT_MISMATCH
+        return code
     except (UsageError, SelectionError, StoreError, SolverSpecError) as e:
         print(f"convcheck: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -187,7 +187,60 @@ def targeted_search(
         pass
     except Exception:  # noqa: BLE001 - hypothesis internals (e.g. flaky) must not crash
         pass
-    return seen
+    if any(_fails(o) or o.error for o in seen):
+        return seen
+    return seen + local_search(claim, seen, solvers, tier, deadline, evals=max(20, budget // 2))
+
+
+def local_search(
+    claim: Claim, outcomes: list[Outcome], solvers: SolverSet, tier: str, deadline: float,
+    starts: int = 2, evals: int = 60,
+) -> list[Outcome]:
+    """Local optimisation of the ratio over the family's continuous parameters (Nelder-Mead,
+    other parameters and the seed held fixed) from the best points found so far."""
+    from scipy import optimize
+
+    floats = [k for k, p in claim.family.space.items() if isinstance(p, Float)]
+    ranked = sorted(
+        (o for o in outcomes if o.result is not None and o.result.ratio is not None
+         and math.isfinite(o.result.ratio)),
+        key=lambda o: -o.result.ratio,  # type: ignore[union-attr,operator]
+    )
+    if not floats or not ranked:
+        return []
+    found: list[Outcome] = []
+
+    class _Stop(Exception):
+        pass
+
+    for start in ranked[:starts]:
+        base = dict(start.params)
+        specs = [claim.family.space[k] for k in floats]
+
+        def neg_ratio(z: np.ndarray, base: dict[str, Any] = base, specs: list[Any] = specs) -> float:
+            if time.monotonic() > deadline or len(found) >= evals * starts:
+                raise _Stop()
+            params = dict(base)
+            for k, spec, v in zip(floats, specs, z, strict=True):
+                params[k] = spec.clip(float(v))
+            o = run_check(claim, params, solvers, tier)
+            found.append(o)
+            if o.error or _fails(o):
+                raise _Stop()
+            r = o.result.ratio if o.result is not None else None
+            return -float(r) if r is not None and math.isfinite(r) else 0.0
+
+        z0 = np.array([float(base[k]) for k in floats])
+        steps = np.array([0.05 * (s.hi - s.lo) for s in specs])
+        simplex = np.vstack([z0] + [z0 + np.eye(len(floats))[i] * steps[i] for i in range(len(floats))])
+        try:
+            optimize.minimize(neg_ratio, z0, method="Nelder-Mead",
+                              options={"maxfev": evals, "initial_simplex": simplex, "xatol": 1e-9})
+        except _Stop:
+            pass
+        if any(_fails(o) or o.error for o in found):
+            break
+    return found
 
 
 def _ratio_figure(claim: Claim, outcomes: list[Outcome]) -> Figure | None:
@@ -265,7 +318,7 @@ def evaluate(
         summary = f"time limit {limit:.0f}s reached before any instance finished"
     elif undecided or stopped_early:
         verdict = Verdict.INCONCLUSIVE
-        reasons = [o.result.detail for o in undecided[:2] if o.result]  # type: ignore[union-attr]
+        reasons = [o.result.detail for o in undecided[:2] if o.result is not None]
         if stopped_early:
             reasons.append(f"time limit {limit:.0f}s stopped the run after {len(decided)} instances")
         summary = f"{len(undecided)} of {len(decided)} instances undecided: " + "; ".join(reasons)

@@ -1,0 +1,107 @@
+"""The engine: determinism, shrinking to a minimal counterexample, verdict aggregation."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from verify import checks
+from verify.claims import Claim
+from verify.engine import evaluate, instance_params, replay
+from verify.families import Choice, Family, Float, Int
+from verify.model import Expect, Kind, Result, Source, Verdict
+
+
+def _family() -> Family:
+    def build(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        return {"x": rng.normal(size=int(p["n"])), "scale": float(p["scale"])}
+
+    return Family("toy", {"n": Int(1, 30), "scale": Float(0.0, 10.0), "mode": Choice(("a", "b"))},
+                  build, corners=({"n": 30, "scale": 10.0},))
+
+
+def _claim(check: Any, name: str = "toy", **kw: Any) -> Claim:
+    return Claim(id=f"mdp.{name}", paper="mdp", source=Source("test", "eq. (0)"),
+                 statement="toy statement", kind=Kind.INEQUALITY, family=_family(), check=check, **kw)
+
+
+def test_instances_are_deterministic_in_the_seed_and_start_with_corners() -> None:
+    c = _claim(lambda i, s: checks.holds(True, ""))
+    a, b = instance_params(c, 5, "fast"), instance_params(c, 5, "fast")
+    assert a == b and a[0]["n"] == 30 and a[0]["scale"] == 10.0
+    assert instance_params(c, 6, "fast") != a
+    assert len(a) == 1 + c.n["fast"]
+
+
+def test_holds_reports_tightness() -> None:
+    c = _claim(lambda i, s: checks.at_most(i.scale, 10.0))
+    ev = evaluate(c, seed=1)
+    assert ev.verdict == Verdict.HOLDS
+    assert ev.tightness == 1.0  # the corner scale = 10 attains the bound
+
+
+def test_violation_is_shrunk_to_a_minimal_counterexample() -> None:
+    # false whenever n >= 3 and scale > 2: the minimal counterexample has n = 3
+    def check(inst: Any, solvers: Any) -> Result:
+        bad = inst.x.size >= 3 and inst.scale > 2.0
+        return checks.holds(not bad, f"n={inst.x.size}, scale={inst.scale}")
+
+    ev = evaluate(_claim(check), seed=0)
+    assert ev.verdict == Verdict.REFUTED
+    cx = ev.counterexample
+    assert cx is not None
+    assert cx.params["n"] == 3
+    assert cx.params["mode"] == "a"  # choices shrink to the first option
+    assert cx.params["seed"] == 0
+    assert cx.params["scale"] in (10.0, 5.0, 6.0, 2.5)  # a simple float above 2
+    # and it replays
+    out = replay(_claim(check), cx.params)
+    assert out.result is not None and out.result.ok is False
+
+
+def test_adversarial_search_finds_a_rare_violation_that_sampling_misses() -> None:
+    # violated only for scale in a narrow window near 7.3 (about 0.3% of the range)
+    def check(inst: Any, solvers: Any) -> Result:
+        lhs = 1.0 - 0.5 * abs(inst.scale - 7.3)
+        return checks.at_most(lhs, 0.99, what="peaked")
+
+    no_search = evaluate(_claim(check, n={"fast": 5, "full": 5}), seed=0)
+    assert no_search.verdict == Verdict.HOLDS
+    with_search = evaluate(_claim(check, n={"fast": 5, "full": 5}, search={"fast": 200, "full": 200}), seed=0)
+    assert with_search.verdict == Verdict.REFUTED
+
+
+def test_errors_and_undecided_instances() -> None:
+    def boom(inst: Any, solvers: Any) -> Result:
+        raise RuntimeError("solver exploded")
+
+    ev = evaluate(_claim(boom), seed=0)
+    assert ev.verdict == Verdict.ERROR and "solver exploded" in (ev.error or "")
+    ev = evaluate(_claim(lambda i, s: Result(None, "too noisy")), seed=0)
+    assert ev.verdict == Verdict.INCONCLUSIVE and "too noisy" in ev.summary
+
+
+def test_wrong_return_type_is_an_error() -> None:
+    ev = evaluate(_claim(lambda i, s: True), seed=0)
+    assert ev.verdict == Verdict.ERROR
+
+
+def test_time_limit_gives_inconclusive_not_silence() -> None:
+    def slow(inst: Any, solvers: Any) -> Result:
+        time.sleep(0.05)
+        return checks.holds(True, "")
+
+    ev = evaluate(_claim(slow, n={"fast": 200, "full": 200}), seed=0, time_limit_s=0.3)
+    assert ev.verdict == Verdict.INCONCLUSIVE and "time limit" in ev.summary
+
+
+def test_pinned_counterexample_is_replayed_first() -> None:
+    def check(inst: Any, solvers: Any) -> Result:
+        return checks.holds(inst.x.size != 17, "n == 17 fails")
+
+    pinned = {"n": 17, "scale": 1.0, "mode": "a", "seed": 0}
+    ev = evaluate(_claim(check, expect=Expect.REFUTED, counterexample=pinned), seed=0)
+    assert ev.verdict == Verdict.REFUTED and ev.counterexample is not None
+    assert ev.counterexample.params == pinned

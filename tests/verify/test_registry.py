@@ -1,0 +1,22 @@
+"""The claim registry itself: every module imports, every claim is well formed."""
+
+from __future__ import annotations
+
+from verify.claims import LOAD_ERRORS, PAPER_KEYS, load_registry
+from verify.model import Expect
+
+
+def test_every_theorem_module_imports() -> None:
+    load_registry()
+    assert not LOAD_ERRORS, "\n".join(f"{m}:\n{e}" for m, e in LOAD_ERRORS.items())
+
+
+def test_claims_are_well_formed() -> None:
+    reg = load_registry()
+    assert reg
+    for cid, c in reg.items():
+        assert cid.startswith(c.paper + "."), cid
+        assert c.paper in PAPER_KEYS
+        assert c.source.title and c.source.locator and c.statement, cid
+        if c.expect == Expect.REFUTED:
+            assert c.counterexample is not None and c.notes, f"{cid}: REFUTED needs a pinned counterexample and notes"
