@@ -85,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default="convcheck.sqlite")
     p.add_argument("--slower", type=float, default=1.5, help="flag claims slower by this factor (default 1.5)")
 
+    p = sub.add_parser("bench", help="time the performance-critical cores (see tests/benchmarks)")
+    p.add_argument("--quick", action="store_true", help="a subset of cores and sizes (under 5 minutes)")
+    p.add_argument("--device", choices=["cpu", "cuda", "all"], default="all",
+                   help="backends to time (default all available; cuda skips cleanly without a GPU)")
+    p.add_argument("--peers", action="store_true", help="include third-party peers (pip install -e '.[peers]')")
+    p.add_argument("--core", action="append", default=[], help="only these cores (repeatable)")
+    p.add_argument("--json", metavar="PATH", help="write one JSON object per measured row to PATH")
+    p.add_argument("--db", default="convcheck.sqlite")
+    p.add_argument("--report", metavar="DIR", help="write the benchmark report section to DIR")
+
     p = sub.add_parser("replay", help="re-run a saved counterexample and show the violation")
     p.add_argument("file", help="counterexample JSON (from a report's counterexamples/ folder)")
     p.add_argument("--solver", action="append", default=[], metavar="FAMILY=MOD:ATTR")
@@ -298,7 +308,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK if r.ok is False else EXIT_MISMATCH
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from verify.bench import run_bench
+
+    return int(run_bench(args))
+
+
 COMMANDS = {
+    "bench": cmd_bench,
     "list": cmd_list,
     "verify": cmd_verify,
     "show": cmd_show,

@@ -50,7 +50,7 @@ def test_missing_database_and_unknown_run(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no database"):
         open_store(tmp_path / "nope.sqlite", create=False)
     s = open_store(tmp_path / "db.sqlite")
-    with pytest.raises(StoreError, match="no verify runs|holds no"):
+    with pytest.raises(StoreError, match=r"no verify runs|holds no"):
         s.resolve_run("latest")
     with pytest.raises(StoreError, match="no run"):
         s.resolve_run("19990101")
