@@ -381,7 +381,8 @@ class Fit:
     level: float = 0.95
 
     def summary(self, name: str) -> str:
-        return f"{name} = {self.value:.4g} [{self.ci_low:.4g}, {self.ci_high:.4g}] ({self.level:.0%} CI, {len(self.per_seed)} seeds)"
+        return (f"{name} = {self.value:.4g} [{self.ci_low:.4g}, {self.ci_high:.4g}] "
+                f"({self.level:.0%} CI, {len(self.per_seed)} seeds)")
 
 
 def _bootstrap_mean(values: Sequence[float], rng: np.random.Generator, n_boot: int = 2000,
