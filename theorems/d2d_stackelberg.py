@@ -1019,8 +1019,8 @@ def lemma4_contraction(inst: Any, solvers: Any) -> Result:
               r"games), \|P_tQ - P_t\hat Q\| \le \gamma\|Q - \hat Q\|.",
     kind=Kind.INEQUALITY,
     family=GAMES.derive("leader_follower_team_games", structure="team"),
-    n=6,
-    search=2,
+    n=4,
+    search=0,
     uses=("stackelberg_sample_operator",),
     reading="Q and Q^ are drawn with identical payoffs for all agents, so every stage game has a "
             "global optimum, which the strong Stackelberg equilibrium selects.",
@@ -1039,7 +1039,7 @@ def lemma4_contraction_global_optimum(inst: Any, solvers: Any) -> Result:
         return float(np.max(np.abs(d)))
 
     res = checks.contraction_ratio(T, lambda r: r.uniform(-1, 1, shape), game.gamma, inst.rng,
-                                   n_pairs=32, n_search=1, search_iters=80, norm=norm,
+                                   n_pairs=24, n_search=1, search_iters=25, norm=norm,
                                    what=f"ST operator on common-reward Q ({n} agents)")
     return res
 
