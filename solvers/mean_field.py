@@ -1023,6 +1023,27 @@ def stationary_distribution(K: np.ndarray | sp.spmatrix) -> np.ndarray:
     return np.clip(x, 0.0, None) / np.clip(x, 0.0, None).sum()
 
 
+def stationary_closed_class(K: np.ndarray | sp.spmatrix) -> np.ndarray:
+    """A stationary law of a (possibly reducible) row-stochastic K: the unique stationary law
+    of its largest closed communicating class (exact, by a linear solve on that class)."""
+    from scipy.sparse.csgraph import connected_components
+
+    Kd = K.toarray() if sp.issparse(K) else np.asarray(K, dtype=np.float64)
+    n, lab = connected_components(sp.csr_matrix(Kd > 0), directed=True, connection="strong")
+    best: np.ndarray | None = None
+    for c in range(n):
+        members = np.flatnonzero(lab == c)
+        leaving = Kd[np.ix_(members, np.setdiff1d(np.arange(Kd.shape[0]), members))]
+        if leaving.size and leaving.max() > 0:
+            continue
+        if best is None or len(members) > len(best):
+            best = members
+    assert best is not None  # a finite chain always has a closed class
+    out = np.zeros(Kd.shape[0])
+    out[best] = stationary_distribution(Kd[np.ix_(best, best)])
+    return out
+
+
 def chain_on_mu(system: MeanFieldSystem, team: TeamPolicy,
                 transition: sp.csr_matrix | None = None) -> sp.csr_matrix:
     """Kernel of μ_t under Π: K = Π P^N, shape (n_mu, n_mu)."""
