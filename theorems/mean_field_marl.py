@@ -852,3 +852,98 @@ def actor_rate(inst: Any, solvers: Any) -> Result:
                                            ylabel="gap", xlabel="actor iteration"))
     res.metrics.update({"gap_T32": float(gaps[:, -1].mean()), "gap_T4": float(gaps[:, 0].mean())})
     return res
+
+
+# ---------------------------------------------------------------------------
+# Lemma 3.2 under the decentralised reading (optimal play within u)
+# ---------------------------------------------------------------------------
+
+
+def _split_system(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """Two connected states, N = 2, actions {stay, move}; reward 1 to every agent when the two
+    agents occupy different states (depends on mu(N_s) = mu)."""
+    g = mf.path_graph(2)
+
+    def reward_fn(mu: np.ndarray) -> np.ndarray:
+        split = (np.abs(mu[:, 0] - 0.5) < 1e-12).astype(float)
+        return np.repeat(np.repeat(split[:, None, None], 2, 1), 2, 2)
+
+    def transition_fn(mu: np.ndarray) -> np.ndarray:
+        P = np.zeros((mu.shape[0], 2, 2, 2))
+        P[:, 0, 0, 0] = P[:, 1, 0, 1] = 1.0  # stay
+        P[:, 0, 1, 1] = P[:, 1, 1, 0] = 1.0  # move to the other state
+        return P
+
+    system = mf.tabulate_local(g, 2, 2, reward_fn, transition_fn, float(p["gamma"]), 1.0)
+    return {"system": system, "grid": int(p["grid"])}
+
+
+SPLIT = Family(
+    "two_state_split_game",
+    {"gamma": Float(0.05, 0.99), "grid": Choice((11, 21))},
+    _split_system,
+    corners=({"gamma": 0.5}, {"gamma": 0.05}, {"gamma": 0.99}),
+    description="2-state path, N = 2, {stay, move}: agents are rewarded for splitting up",
+)
+
+
+def _best_decentralised_value(system: mf.MeanFieldSystem, grid: int, solvers: Any) -> np.ndarray:
+    """sup over individual-decentralised policies pi(s, mu(s)) of V^pi(mu), |S| = 2.
+
+    With two states mu(s) determines mu, so u is the set of Markov maps mu -> (p_0, p_1)
+    (move probabilities); value iteration over a grid of (p_0, p_1) containing 1/2."""
+    space = system.space
+    p = np.linspace(0.0, 1.0, grid)
+    P0, P1 = np.meshgrid(p, p, indexing="ij")
+    W = []
+    for a, b in zip(P0.ravel(), P1.ravel(), strict=True):
+        pi = np.zeros((2, space.n_agents + 1, 2))
+        pi[0, :, 1], pi[1, :, 1] = a, b
+        pi[..., 0] = 1 - pi[..., 1]
+        W.append(mf.team_policy_weights(solvers.team_policy(mf.IndividualPolicy(pi), space)))
+    Wm = np.array(W)  # (G, n_xi)
+    onehot = np.zeros((space.n_xi, space.n_mu))
+    onehot[np.arange(space.n_xi), space.xi_mu] = 1.0
+    PN = solvers.mean_field_transition(system).toarray()
+    R = solvers.team_rewards(system).sum(1)
+    V = np.zeros(space.n_mu)
+    g = system.gamma
+    n_it = math.ceil(math.log(1e-14) / math.log(g))
+    for _ in range(n_it):
+        V = ((Wm * (R + g * PN @ V)[None, :]) @ onehot).max(0)
+    return V
+
+
+@PAPER.claim(
+    locator="Lemma 3.2, eq. (3.12), with Q of (2.9) under the decentralised optimum",
+    statement=r"The Q-function (2.9) (reward of a_0, then optimal play a^i_t ~ \pi^*_t within "
+              r"the individual-decentralised class u of (2.8)) satisfies the Bellman equation "
+              r"(3.12) with \sup over all h' \in H^N(\mu_1).",
+    kind=Kind.IDENTITY,
+    family=SPLIT,
+    tolerance=EXACT,
+    expect=Expect.REFUTED,
+    counterexample="mean_field_marl_bellman_decentralised.json",
+    n=4,
+    reading="pi^* maximises over u = {pi(s, mu(s))}; agents act i.i.d. given their state",
+    notes="The sup over h' in (3.12) lets a controller pick any split of actions, which i.i.d. "
+          "decentralised agents cannot do. Two states, N = 2, reward for splitting up: from "
+          "mu = (1, 0) a controller splits in one step (V = gamma/(1-gamma)), i.i.d. agents "
+          "split with probability 2p(1-p) <= 1/2 (V_u = (gamma/2)/((1-gamma)(1-gamma/2))). "
+          "So the fixed point of (3.12) (bellman_equation_q) is the central optimum, not the "
+          "Q of (2.9).",
+    uses=("team_policy", "mean_field_transition", "team_rewards", "bellman_optimality_operator"),
+)
+def bellman_equation_decentralised(inst: Any, solvers: Any) -> Result:
+    system = inst.system
+    V_u = _best_decentralised_value(system, inst.grid, solvers)
+    PN = solvers.mean_field_transition(system)
+    Q_u = solvers.team_rewards(system).sum(1) + system.gamma * (PN @ V_u)
+    res = checks.close(solvers.bellman_optimality_operator(system, Q_u), Q_u, EXACT,
+                       "(3.12) applied to Q of (2.9) under the best decentralised policy")
+    g = system.gamma
+    m10 = int(system.space.mu_index(np.array([2, 0]))[()])
+    analytic = (g / 2) / ((1 - g) * (1 - g / 2))
+    res.metrics.update({"V_u(1,0)": float(V_u[m10]), "V_u_analytic": analytic,
+                        "V_central(1,0)": g / (1 - g)})
+    return res
