@@ -60,9 +60,9 @@ def at_most(lhs: ArrayLike, rhs: ArrayLike, tol: Tolerance | None = None, what: 
     r"""Inequality :math:`\mathrm{lhs} \le \mathrm{rhs}` elementwise, up to a rounding
     allowance ``atol + rtol*|rhs|``; ``ratio`` is the largest ``lhs/rhs`` (tightness)."""
     tol = tol or Tolerance(rtol=1e-9, atol=1e-12, why="float64 rounding of both sides")
-    lv, rv = np.broadcast_arrays(_arr(lhs), _arr(rhs))
+    lv, rv = (a.ravel() for a in np.broadcast_arrays(_arr(lhs), _arr(rhs)))
     if not (np.all(np.isfinite(lv)) and np.all(np.isfinite(rv))):
-        return Result(False, f"{what}: non-finite values (lhs {lv}, rhs {rv})", ratio=math.inf)
+        return Result(False, f"{what}: non-finite values", ratio=math.inf)
     slack = rv + tol.atol + tol.rtol * np.abs(rv) - lv
     i = int(np.argmin(slack))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -82,7 +82,7 @@ def at_least(lhs: ArrayLike, rhs: ArrayLike, tol: Tolerance | None = None, what:
     r""":math:`\mathrm{lhs} \ge \mathrm{rhs}`, i.e. ``at_most(-lhs, -rhs)`` with the ratio
     reported as ``rhs/lhs``."""
     tol = tol or Tolerance(rtol=1e-9, atol=1e-12, why="float64 rounding of both sides")
-    lv, rv = np.broadcast_arrays(_arr(lhs), _arr(rhs))
+    lv, rv = (a.ravel() for a in np.broadcast_arrays(_arr(lhs), _arr(rhs)))
     if not (np.all(np.isfinite(lv)) and np.all(np.isfinite(rv))):
         return Result(False, f"{what}: non-finite values", ratio=math.inf)
     slack = lv - rv + tol.atol + tol.rtol * np.abs(rv)

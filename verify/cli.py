@@ -85,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default="convcheck.sqlite")
     p.add_argument("--slower", type=float, default=1.5, help="flag claims slower by this factor (default 1.5)")
 
+    p = sub.add_parser("test-solver", help="regression-test your implementation of a solver family")
+    p.add_argument("target", help="module:attr of your implementation, or an installed plug-in name")
+    p.add_argument("--family", required=True, help="the solver family it implements (see `convcheck solvers`)")
+    _add_selection(p)
+    _add_run_options(p)
+
+    p = sub.add_parser("solvers", help="list solver families, the claims using each, installed plug-ins")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+
     p = sub.add_parser("bench", help="time the performance-critical cores (see tests/benchmarks)")
     p.add_argument("--quick", action="store_true", help="a subset of cores and sizes (under 5 minutes)")
     p.add_argument("--device", choices=["cpu", "cuda", "all"], default="all",
@@ -308,6 +317,68 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK if r.ok is False else EXIT_MISMATCH
 
 
+def cmd_test_solver(args: argparse.Namespace) -> int:
+    from verify.solverset import parse_solver_spec
+
+    spec = f"{args.family}={args.target}"
+    parse_solver_spec(spec)  # validates family and target (exit 2 on a bad spec)
+    claims = select(args.patterns, paper=args.paper, kind=args.kind, tier=args.tier)
+    using = [c for c in claims if args.family in c.uses]
+    if not using:
+        raise UsageError(f"no selected claim uses solver family {args.family!r}; "
+                         f"see `convcheck solvers` for the claims of each family")
+    args.solver = [*args.solver, spec]
+    args.patterns = [c.id for c in using]
+    args.paper = args.kind = None
+    print(f"convcheck: testing {args.target} as {args.family} on {len(using)} claims", file=sys.stderr)
+    code = cmd_verify(args)
+    _print_substitution(args)
+    return code
+
+
+def _print_substitution(args: argparse.Namespace) -> None:
+    store = open_store(args.db, create=False)
+    run_id = store.resolve_run("latest")
+    rows = [(r, s) for r in store.results(run_id) for s in r.evidence.substitution]
+    if not rows:
+        return
+    print("\nsubstitute vs reference, per claim:")
+    w = max(len(r.claim_id) for r, _ in rows)
+    print(f"  {'claim':<{w}}  {'verdict':<12} {'agrees':<6} {'max rel diff':>12} {'diff/tol':>9} "
+          f"{'speed ratio':>11} faults")
+    for r, s in rows:
+        ratio = s.get("speed_ratio")
+        print(f"  {r.claim_id:<{w}}  {r.verdict:<12} {'yes' if s['agrees'] else 'NO':<6} "
+              f"{s['max_rel_diff']:>12.3g} {s['max_diff_over_tolerance']:>9.3g} "
+              f"{(f'{ratio:.2f}x' if ratio else '-'):>11} {'; '.join(s['faults']) or '-'}")
+    print("  (speed ratio = substitute time / reference time on the same calls; "
+          "tolerance: " + rows[0][1]["tolerance"] + ")")
+
+
+def cmd_solvers(args: argparse.Namespace) -> int:
+    from solvers.registry import PROTOCOLS, REFERENCE, load_all
+    from verify.claims import load_registry
+    from verify.solverset import installed_plugins
+
+    load_all()
+    reg = load_registry()
+    rows = []
+    for fam in sorted(REFERENCE):
+        fn = REFERENCE[fam]
+        rows.append({"family": fam, "reference": f"{fn.__module__}:{fn.__qualname__}",
+                     "protocol": PROTOCOLS[fam].__name__ if fam in PROTOCOLS else None,
+                     "claims": sorted(c.id for c in reg.values() if fam in c.uses)})
+    plugins = installed_plugins()
+    if args.format == "json":
+        print(json.dumps({"families": rows, "plugins": plugins}, indent=1))
+        return EXIT_OK
+    for r in rows:
+        print(f"{r['family']:<34} {r['reference']:<55} {len(r['claims'])} claims")
+    print(f"\ninstalled plug-ins (entry points 'convcheck.solvers'): "
+          + (", ".join(f"{k} = {v}" for k, v in plugins.items()) or "none"))
+    return EXIT_OK
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from verify.bench import run_bench
 
@@ -316,6 +387,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "bench": cmd_bench,
+    "test-solver": cmd_test_solver,
+    "solvers": cmd_solvers,
     "list": cmd_list,
     "verify": cmd_verify,
     "show": cmd_show,
@@ -340,9 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        broken = _report_load_errors() if args.command in ("list", "verify") else False
+        broken = _report_load_errors() if args.command in ("list", "verify", "test-solver") else False
         code = int(COMMANDS[args.command](args))
-        if broken and args.command == "verify" and code == EXIT_OK:
+        if broken and args.command in ("verify", "test-solver") and code == EXIT_OK:
             code = EXIT_MISMATCH
         return code
     except (UsageError, SelectionError, StoreError, SolverSpecError) as e:

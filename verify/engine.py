@@ -267,7 +267,7 @@ def evaluate(
     time_limit_s: float | None = None,
 ) -> Evidence:
     """Evaluate ``claim`` deterministically from ``seed`` and return its evidence."""
-    solvers = solvers or SolverSet()
+    solvers = solvers.fresh() if solvers is not None else SolverSet()
     t0 = time.monotonic()
     limit = min(claim.time_limit_s, time_limit_s or math.inf)
     deadline = t0 + limit
@@ -361,6 +361,7 @@ def evaluate(
         seed=seed,
         tier=tier,
         error=errors[0].error if errors else None,
+        substitution=solvers.substitution_report(),
     )
 
 

@@ -177,9 +177,19 @@ class Family:
             if k not in space:
                 raise ValueError(f"family {self.name} has no parameter {k!r}")
             space[k] = v if isinstance(v, Param) else Fixed(v)
+        def admissible(k: str, v: Any) -> bool:
+            spec = space.get(k)
+            if isinstance(spec, Choice):
+                return v in spec.options
+            if isinstance(spec, (Int, Float)):
+                return spec.lo <= v <= spec.hi
+            return not isinstance(spec, Fixed)
+
+        # a corner that sets a parameter outside the new range is dropped, not clipped
         corners = [
             {k: v for k, v in c.items() if not isinstance(space.get(k), Fixed)}
             for c in self.corners
+            if all(admissible(k, v) or isinstance(space.get(k), Fixed) for k, v in c.items())
         ]
         uniq: list[dict[str, Any]] = []
         for c in corners:

@@ -204,6 +204,12 @@ class Evidence:
     seed: int = 0
     tier: str = "fast"
     error: str | None = None
+    substitution: list[dict[str, Any]] = field(default_factory=list)
+
+    def matches(self, expected: str) -> bool:
+        """The verdict is the expected one and every substituted solver agreed with the
+        reference without faults."""
+        return str(self.verdict) == str(expected) and all(s.get("agrees", True) for s in self.substitution)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -222,6 +228,7 @@ class Evidence:
             "seed": self.seed,
             "tier": self.tier,
             "error": self.error,
+            "substitution": _clean(self.substitution),
         }
 
     @staticmethod
@@ -274,6 +281,7 @@ class Evidence:
             seed=d.get("seed", 0),
             tier=d.get("tier", "fast"),
             error=d.get("error"),
+            substitution=d.get("substitution") or [],
         )
 
 

@@ -33,7 +33,7 @@ class RunOutcome:
 
     @property
     def matches(self) -> bool:
-        return str(self.evidence.verdict) == str(self.claim.expect)
+        return self.evidence.matches(str(self.claim.expect))
 
 
 def _alarm(signum: int, frame: Any) -> None:
@@ -106,6 +106,11 @@ class Progress:
         ev = out.evidence
         mark = "ok " if out.matches else "!! "
         exp = "" if out.matches else f" (expected {out.claim.expect})"
+        for sub in ev.substitution:
+            agree = "agrees" if sub["agrees"] else "DISAGREES"
+            ratio = sub.get("speed_ratio")
+            exp += (f" [{sub['family']}: {agree}, max rel diff {sub['max_rel_diff']:.2g}"
+                    + (f", {ratio:.2f}x reference time" if ratio else "") + "]")
         line = (f"[{self.done}/{self.total}] {mark}{ev.verdict:<12} {out.claim.id}{exp} "
                 f"{ev.elapsed_s:.1f}s")
         if self.tty:
@@ -147,7 +152,7 @@ def run_claims(
         solvers = SolverSet(dict(parse_solver_spec(s) for s in solver_specs))
         for c in todo:
             progress.started(c.id)
-            record(c, evaluate_with_limit(c, seed, tier, solvers, time_limit_s))
+            record(c, evaluate_with_limit(c, seed, tier, solvers.fresh(), time_limit_s))
     else:
         ctx = get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:

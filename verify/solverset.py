@@ -27,6 +27,11 @@ def import_object(path: str) -> Any:
         mod_name, _, attr = path.rpartition(".")
     if not mod_name or not attr:
         raise SolverSpecError(f"{path!r} is not of the form module:attr")
+    import os
+    import sys
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like `python -m`: modules in the working directory
     try:
         mod = importlib.import_module(mod_name)
     except Exception as e:
@@ -40,8 +45,36 @@ def import_object(path: str) -> Any:
     return obj
 
 
+ENTRY_POINT_GROUP = "convcheck.solvers"
+
+
+def installed_plugins() -> dict[str, str]:
+    """Entry points of the ``convcheck.solvers`` group: ``"FAMILY.NAME" -> "module:attr"``."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def resolve_target(family: str, target: str) -> Callable[..., Any]:
+    """``module:attr``, or the name of an installed plug-in implementation: an entry point
+    ``FAMILY.NAME`` (or ``NAME`` itself) in the ``convcheck.solvers`` group."""
+    if ":" not in target:
+        plugins = installed_plugins()
+        for key in (f"{family}.{target}", target):
+            if key in plugins:
+                return import_object(plugins[key])
+        if "." not in target:
+            known = ", ".join(sorted(plugins)) or "none installed"
+            raise SolverSpecError(f"{target!r} is neither module:attr nor an installed plug-in "
+                                  f"(convcheck.solvers entry points: {known})")
+    fn = import_object(target)
+    if not callable(fn):
+        raise SolverSpecError(f"{target!r} is not callable")
+    return fn
+
+
 def parse_solver_spec(spec: str) -> tuple[str, Callable[..., Any]]:
-    """Parse ``FAMILY=module:attr`` into ``(family, callable)``."""
+    """Parse ``FAMILY=module:attr`` (or ``FAMILY=PLUGIN``) into ``(family, callable)``."""
     load_all()
     family, sep, target = spec.partition("=")
     if not sep or not family or not target:
@@ -55,25 +88,45 @@ def parse_solver_spec(spec: str) -> tuple[str, Callable[..., Any]]:
         raise SolverSpecError(
             f"unknown solver family {family!r}{hint} (known: {', '.join(sorted(REFERENCE))})"
         )
-    fn = import_object(target.strip())
-    if not callable(fn):
-        raise SolverSpecError(f"{target!r} is not callable")
-    return family, fn
+    return family, resolve_target(family, target.strip())
 
 
 class SolverSet:
-    """Attribute access to solver families: ``solvers.spectral_gap(...)``."""
+    """Attribute access to solver families: ``solvers.spectral_gap(...)``.
 
-    def __init__(self, overrides: Mapping[str, Callable[..., Any]] | None = None):
+    Substitutes are wrapped in a :class:`~verify.substitute.DifferentialProxy` (unless
+    ``differential=False``): each call is compared with the reference on the same inputs and
+    timed side by side; :meth:`substitution_report` returns what was measured.
+    """
+
+    def __init__(self, overrides: Mapping[str, Callable[..., Any]] | None = None, *,
+                 differential: bool = True):
+        from verify.substitute import DifferentialProxy
+
         load_all()
-        self._overrides = dict(overrides or {})
-        unknown = set(self._overrides) - set(REFERENCE)
+        self._raw = dict(overrides or {})
+        unknown = set(self._raw) - set(REFERENCE)
         if unknown:
             raise SolverSpecError(f"unknown solver families {sorted(unknown)}")
+        self._differential = differential
+        self._overrides: dict[str, Callable[..., Any]] = {
+            fam: (DifferentialProxy(fam, fn, REFERENCE[fam]) if differential else fn)
+            for fam, fn in self._raw.items()
+        }
+
+    def fresh(self) -> SolverSet:
+        """The same substitutions with new (empty) measurement records."""
+        return SolverSet(self._raw, differential=self._differential)
 
     @property
     def overrides(self) -> dict[str, Callable[..., Any]]:
-        return dict(self._overrides)
+        return dict(self._raw)
+
+    def substitution_report(self) -> list[dict[str, Any]]:
+        from verify.substitute import DifferentialProxy
+
+        return [p.report() for p in self._overrides.values()
+                if isinstance(p, DifferentialProxy) and p.stats.calls > 0]
 
     def reference(self, family: str) -> Callable[..., Any]:
         return REFERENCE[family]

@@ -191,7 +191,7 @@ class Store:
 
     # -- results ------------------------------------------------------------
     def add_result(self, run_id: str, claim: dict[str, Any], evidence: Evidence, expected: str) -> None:
-        matches = str(evidence.verdict) == expected
+        matches = evidence.matches(expected)
         with self._tx():
             self.conn.execute(
                 "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?)",

@@ -95,3 +95,40 @@ MUTANTS = [
     ("value_iteration", value_iteration_one_step, "mdp.optimal_value_agreement"),
     ("entropy_regularised_gradient", regularised_gradient_no_entropy, "mdp.entropy_regularised_pg_linear_rate"),
 ]
+
+
+# -- substitutes that return garbage or misbehave (must be reported by name, never crash) --
+
+
+def evaluation_raises(mdp: M.TabularMDP, pi: np.ndarray) -> M.PolicyValues:
+    raise RuntimeError("not implemented for this MDP")
+
+
+def evaluation_nan(mdp: M.TabularMDP, pi: np.ndarray) -> M.PolicyValues:
+    vals = M.policy_evaluation(mdp, pi)
+    return M.PolicyValues(V=vals.V * np.nan, Q=vals.Q)
+
+
+def evaluation_wrong_shape(mdp: M.TabularMDP, pi: np.ndarray) -> M.PolicyValues:
+    vals = M.policy_evaluation(mdp, pi)
+    return M.PolicyValues(V=vals.V[:, None], Q=vals.Q)
+
+
+def evaluation_integer_dtype(mdp: M.TabularMDP, pi: np.ndarray) -> M.PolicyValues:
+    vals = M.policy_evaluation(mdp, pi)
+    return M.PolicyValues(V=np.round(vals.V).astype(int), Q=vals.Q)
+
+
+def evaluation_mutates_policy(mdp: M.TabularMDP, pi: np.ndarray) -> M.PolicyValues:
+    vals = M.policy_evaluation(mdp, pi)
+    pi[...] = 1.0 / pi.shape[1]  # "normalises" the caller's policy in place
+    return vals
+
+
+GARBAGE = [
+    ("policy_evaluation", evaluation_raises, "raised RuntimeError"),
+    ("policy_evaluation", evaluation_nan, "NaN"),
+    ("policy_evaluation", evaluation_wrong_shape, "wrong shape"),
+    ("policy_evaluation", evaluation_integer_dtype, "wrong dtype"),
+    ("policy_evaluation", evaluation_mutates_policy, "mutated its inputs"),
+]

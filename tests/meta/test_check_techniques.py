@@ -171,3 +171,12 @@ def test_tolerance_is_relative() -> None:
     tol = Tolerance(rtol=1e-6, why="test")
     assert checks.close(1e6 + 0.5, 1e6, tol).ok is True
     assert checks.close(1e-6 + 1e-9, 1e-6, tol).ok is False
+
+
+def test_bounds_on_matrices() -> None:
+    M = np.array([[0.1, 0.2], [0.3, 0.4]])
+    assert checks.at_most(M, np.ones((2, 2))).ok is True
+    bad = M.copy()
+    bad[1, 0] = 2.0
+    assert checks.at_most(bad, np.ones((2, 2))).ok is False
+    assert checks.at_least(M, np.zeros((2, 2))).ok is True

@@ -1,0 +1,1 @@
+"""Example plug-ins: third-party implementations wrapped as convcheck solvers under test."""

@@ -1,0 +1,57 @@
+"""Mutation meta-suite: ``convcheck test-solver`` must flag every deliberately wrong solver.
+
+A mutant that survives is a bug in the suite: add the check that was missing; never delete
+the mutant.  The per-family mutation score is printed (run with ``-s`` to see it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.meta.mdp_mutants import GARBAGE, MUTANTS
+from verify.cli import main
+
+SCORE: dict[str, list[bool]] = defaultdict(list)
+
+
+def _test_solver(tmp_path: Path, family: str, mutant: Any, *patterns: str) -> int:
+    target = f"{mutant.__module__}:{mutant.__name__}"
+    return main(["test-solver", target, *patterns, "--family", family, "--db", str(tmp_path / "m.sqlite"), "-q"])
+
+
+@pytest.mark.parametrize("family, mutant", sorted({(f, m) for f, m, _ in MUTANTS}, key=lambda t: t[1].__name__),
+                         ids=lambda x: getattr(x, "__name__", x))
+def test_test_solver_flags_mutant(family: str, mutant: Any, tmp_path: Path) -> None:
+    code = _test_solver(tmp_path, family, mutant)
+    SCORE[family].append(code == 1)
+    assert code == 1, f"mutant {mutant.__name__} of {family} survived test-solver"
+
+
+@pytest.mark.parametrize("family, mutant, message", GARBAGE, ids=[m.__name__ for _, m, _ in GARBAGE])
+def test_garbage_substitute_is_reported_by_name(family: str, mutant: Any, message: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code = _test_solver(tmp_path, family, mutant, "mdp.policy_evaluation_fixed_point")
+    out = capsys.readouterr()
+    SCORE[family].append(code == 1)
+    assert code == 1
+    text = out.out + out.err
+    assert message in text and mutant.__name__ in text
+
+
+def test_reference_is_not_flagged(tmp_path: Path) -> None:
+    """Control: the reference itself, substituted for itself, passes with agreement."""
+    from solvers import mdp
+
+    assert _test_solver(tmp_path, "policy_evaluation", mdp.policy_evaluation) == 0
+
+
+def test_zz_print_mutation_score() -> None:
+    lines = [f"{fam}: {sum(v)}/{len(v)} mutants caught" for fam, v in sorted(SCORE.items())]
+    total = sum(len(v) for v in SCORE.values())
+    caught = sum(sum(v) for v in SCORE.values())
+    print("\nmutation score: " + "; ".join(lines) + f"; total {caught}/{total}")
+    assert caught == total
