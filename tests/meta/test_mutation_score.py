@@ -12,8 +12,23 @@ from typing import Any
 
 import pytest
 
-from tests.meta.mdp_mutants import GARBAGE, MUTANTS
+from tests.meta.mdp_mutants import GARBAGE
 from verify.cli import main
+
+
+def _all_mutants() -> list[tuple[str, Any]]:
+    """(family, mutant) from every ``tests/meta/*_mutants.py`` module's ``MUTANTS`` list of
+    ``(family, mutant, claim_id)``; one module per paper."""
+    import importlib
+
+    found = []
+    for f in sorted(Path(__file__).parent.glob("*_mutants.py")):
+        mod = importlib.import_module(f"tests.meta.{f.stem}")
+        found.extend((fam, m) for fam, m, _ in getattr(mod, "MUTANTS", []))
+    return sorted(set(found), key=lambda t: (t[0], t[1].__name__))
+
+
+MUTANTS = _all_mutants()
 
 SCORE: dict[str, list[bool]] = defaultdict(list)
 
@@ -23,8 +38,7 @@ def _test_solver(tmp_path: Path, family: str, mutant: Any, *patterns: str) -> in
     return main(["test-solver", target, *patterns, "--family", family, "--db", str(tmp_path / "m.sqlite"), "-q"])
 
 
-@pytest.mark.parametrize("family, mutant", sorted({(f, m) for f, m, _ in MUTANTS}, key=lambda t: t[1].__name__),
-                         ids=lambda x: getattr(x, "__name__", x))
+@pytest.mark.parametrize("family, mutant", MUTANTS, ids=lambda x: getattr(x, "__name__", x))
 def test_test_solver_flags_mutant(family: str, mutant: Any, tmp_path: Path) -> None:
     code = _test_solver(tmp_path, family, mutant)
     SCORE[family].append(code == 1)
