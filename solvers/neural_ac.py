@@ -259,6 +259,7 @@ def neural_td_critic(
     lr: float | None = None,
     seed: int = 0,
     device: str = "cpu",
+    num_threads: int | None = 1,
 ) -> CriticResult:
     r"""Algorithm 1 (LTDE neural TD), all teams and K replicas in parallel.
 
@@ -272,7 +273,21 @@ def neural_td_critic(
         \bar\omega_s\leftarrow\tfrac{t+1}{t+2}\bar\omega_s+\tfrac1{t+2}\omega_s(t+1)\;(4.13).
 
     Default step :math:`\eta=\min\{(1-\gamma)/8,T^{-1/2}\}` (Theorem 5.4).
+    ``num_threads`` (default 1: the tensors are tiny and intra-op threading only adds
+    contention) is applied for the duration of the call and restored afterwards.
     """
+    saved = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    try:
+        return _td_critic(X, rewards, dims, xi_now, xi_next, gamma, width, radius, lr, seed, device)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _td_critic(X: np.ndarray, rewards: np.ndarray, dims: list[int], xi_now: np.ndarray,
+               xi_next: np.ndarray, gamma: float, width: int, radius: float, lr: float | None,
+               seed: int, device: str) -> CriticResult:
     if not 0 <= gamma < 1:
         raise ValueError(f"gamma must lie in [0, 1), got {gamma}")
     if radius <= 0:
@@ -287,7 +302,6 @@ def neural_td_critic(
     S = X.shape[0]
     nets = [init_net(S, width, dims, seed * 100003 + r) for r in range(K)]
     W0 = torch.stack([n.W for n in nets]).to(device)  # (K, S, M, d)
-    b = nets[0].b.to(device)
     b = torch.stack([n.b for n in nets]).to(device)  # (K, S, M)
     Xt = torch.as_tensor(X, dtype=DTYPE, device=device)
     Rt = torch.as_tensor(np.asarray(rewards).T, dtype=DTYPE, device=device)  # (S, n_xi)

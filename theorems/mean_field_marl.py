@@ -717,7 +717,7 @@ def _critic_setup(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]
 
 CRITIC_STUDY = Family(
     "critic_study", {"S": Int(3, 4), "N": Int(3, 3), "gamma": Choice((0.5, 0.8))},
-    _critic_setup, corners=({"S": 3, "N": 3, "gamma": 0.5},),
+    _critic_setup,
     description="path graph, |A|=2, N=3, random local tables; energy policy tau=1, width 16",
 )
 
@@ -828,7 +828,8 @@ def _exact_pga(system: mf.MeanFieldSystem, net: nac.NeuralNet, tau: float, p0: n
             "same initialisation (a local optimum in B^actor); T_actor in {4, 8, 16, 32}, "
             "B = 256, k = 1, M = 16, T_critic = 2000, 4 seeds; the gap min_t E[...] is fitted "
             "against T_actor in log-log and compared with the -1/4 exponent; holds when the "
-            "slope CI lies at or below -1/4 + 0.25 (i.e. the gap does not grow)",
+            "exponent CI lies at or below 0 (the gap does not grow; the bound has "
+            "T-independent terms), fails when it lies above 0",
     uses=("neural_actor_critic",),
 )
 def actor_rate(inst: Any, solvers: Any) -> Result:
@@ -847,7 +848,12 @@ def actor_rate(inst: Any, solvers: Any) -> Result:
             if T == Ts[-1]:
                 curves.append(np.maximum(j_star - res.returns, 1e-12))
     fit = checks.fit_power_law(np.array(Ts, float), gaps, inst.rng)
-    res = checks.exponent_matches(fit, -0.25, 0.25, "fitted exponent of min_t gap vs T_actor")
+    # (5.3) is an upper bound O(T^{-1/4}) + T-independent terms: consistent iff the gap does
+    # not grow with T (faster decay than T^{-1/4} is allowed); the exponent is reported.
+    ok = True if fit.ci_high <= 0 else (False if fit.ci_low > 0 else None)
+    res = Result(ok, fit.summary("exponent of min_t gap vs T_actor") + " (theorem: -1/4 term)",
+                 ratio=None, metrics={"exponent": fit.value, "exponent_ci_low": fit.ci_low,
+                                      "exponent_ci_high": fit.ci_high})
     res.figures.append(checks.trace_figure("actor learning curves J(theta*) - J(theta(t))", curves,
                                            ylabel="gap", xlabel="actor iteration"))
     res.metrics.update({"gap_T32": float(gaps[:, -1].mean()), "gap_T4": float(gaps[:, 0].mean())})
