@@ -107,3 +107,25 @@ def test_planted_bug_gives_exit_1_and_a_replayable_counterexample(tmp_path: Path
                  "policy_evaluation=tests.meta.mdp_mutants:evaluation_discount_squared"]) == 0
     assert "VIOLATED" in capsys.readouterr().out
     assert main(["replay", str(cx)]) == 1
+
+
+def test_interrupted_run_resumes_without_redoing_finished_claims(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from verify.claims import select
+    from verify.engine import evaluate
+    from verify.store import open_store
+
+    db = tmp_path / "r.sqlite"
+    store = open_store(db)
+    run = store.new_run(seed=0, tier="fast", argv=["verify"])
+    done = select(["mdp.performance_difference"])[0]
+    ev = evaluate(done, seed=0)
+    ev.summary = "MARKER from the interrupted run"
+    store.add_result(run, done.to_json(), ev, "HOLDS")
+    store.finish_run(run, "interrupted")
+    store.close()
+    assert main(["verify", *FAST_SUBSET, "--db", str(db), "--resume", run[:12], "-q"]) == 0
+    assert "1 claims already done" in capsys.readouterr().err
+    results = {r.claim_id: r for r in open_store(db).results(run)}
+    assert set(results) == set(FAST_SUBSET)
+    assert results["mdp.performance_difference"].evidence.summary == "MARKER from the interrupted run"
