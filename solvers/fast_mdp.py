@@ -508,15 +508,32 @@ def soft_value_iteration_fast(mdp: TabularMDP, lam: float, tol: float = 1e-10,
     S, A = mdp.n_states, mdp.n_actions
     Pf = mdp.P.reshape(S * A, S)
     g = mdp.gamma
-    Rl = mdp.R / lam
+    Rl = (mdp.R / lam).reshape(S * A)
     scale = g / lam
+    # a-priori bound on the exponents: |V_k| <= (max|r| + lam log A)/(1-gamma) for every
+    # iterate from V_0 = 0, so exp() cannot overflow without the max-shift when it is small
+    rmax = float(np.abs(mdp.R).max())
+    vbound = (rmax + lam * math.log(A)) / (1.0 - g)
+    shift = (rmax + g * vbound) / lam > 600.0
+    ones = np.ones(A)
     V = np.zeros(S)
     bound = math.inf
     for k in range(1, max_iter + 1):
-        Z = Rl + scale * (Pf @ V).reshape(S, A)
-        m = Z.max(axis=1)
-        V_new = lam * (m + np.log(np.exp(Z - m[:, None]).sum(axis=1)))
-        delta = float(np.max(np.abs(V_new - V)))
+        Z = Pf @ V
+        Z *= scale
+        Z += Rl
+        Z2 = Z.reshape(S, A)
+        if shift:
+            m = Z2.max(axis=1)
+            Z2 -= m[:, None]
+        np.exp(Z, out=Z)
+        V_new = Z2 @ ones
+        np.log(V_new, out=V_new)
+        if shift:
+            V_new += m
+        V_new *= lam
+        diff = V_new - V
+        delta = float(np.abs(diff, out=diff).max())
         V = V_new
         bound = delta * g / (1.0 - g) if g > 0 else 0.0
         if bound <= tol:

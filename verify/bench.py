@@ -66,6 +66,9 @@ def set_threads(n: int) -> dict[str, Any]:
     done: dict[str, Any] = {"requested": n, "blas": [], "torch": None}
     if n <= 0:
         return done
+    import scipy.linalg
+    import scipy.sparse.linalg  # noqa: F401
+
     libs = set()
     try:
         with open("/proc/self/maps") as fh:
@@ -366,9 +369,9 @@ def build_policy_evaluation(S: int, ctx: Context) -> Case:
         import torch
 
         def make(dev: str) -> Callable[[], Any]:
-            P = torch.as_tensor(m.P[None], device=dev)
-            R = torch.as_tensor(m.R[None], device=dev)
-            pt = torch.as_tensor(pi[None], device=dev)
+            P = torch.tensor(m.P[None], device=dev)
+            R = torch.tensor(m.R[None], device=dev)
+            pt = torch.tensor(pi[None], device=dev)
             return lambda: fast_mdp.policy_evaluation_batched_torch(P, R, g, pt, device=dev)
 
         impls += _torch_impls("fast_mdp.policy_evaluation_batched_torch", make, ctx,
@@ -592,7 +595,7 @@ def build_soft_vi(S: int, ctx: Context) -> Case:
 # -- 5. spectral gap -----------------------------------------------------------------
 
 
-def _spectral_case(core: str, g: Any, N: int, ctx: Context, extra: dict[str, Any]) -> Case:
+def _spectral_case(core: str, g: Any, N: int, ctx: Context, extra: dict[str, Any], peer_max: int) -> Case:
     from solvers import graphs
 
     W = graphs.gossip_matrix(g)
@@ -609,7 +612,7 @@ def _spectral_case(core: str, g: Any, N: int, ctx: Context, extra: dict[str, Any
 
     impls = [Impl("graphs.spectral_gap", ours, backend="scipy", describe=describe)]
     compare: dict[str, str] = {}
-    if ctx.peers and peer_available("networkx") and N <= 70_000:
+    if ctx.peers and peer_available("networkx") and N <= peer_max:
         import networkx as nx
 
         G = nx.from_scipy_sparse_array(g.adjacency)
@@ -633,7 +636,8 @@ def _spectral_case(core: str, g: Any, N: int, ctx: Context, extra: dict[str, Any
 def build_spectral_grid(side: int, ctx: Context) -> Case:
     from solvers import graphs
 
-    return _spectral_case("spectral_gap_grid", graphs.grid_graph(side), side * side, ctx, {"side": side})
+    return _spectral_case("spectral_gap_grid", graphs.grid_graph(side), side * side, ctx, {"side": side},
+                          peer_max=70_000)
 
 
 def build_spectral_rgg(N: int, ctx: Context) -> Case:
@@ -645,7 +649,7 @@ def build_spectral_rgg(N: int, ctx: Context) -> Case:
         if g.is_connected():
             break
         seed += 1
-    return _spectral_case("spectral_gap_rgg", g, N, ctx, {"eps": 0.5, "seed": seed})
+    return _spectral_case("spectral_gap_rgg", g, N, ctx, {"eps": 0.5, "seed": seed}, peer_max=20_000)
 
 
 # -- 6. dual averaging ---------------------------------------------------------------
@@ -690,11 +694,18 @@ def build_stage_game(A: int, ctx: Context) -> Case:
                   backend="scipy", describe=lambda _: {"lps_at_most": A})]
     compare: dict[str, str] = {}
     if ctx.peers and peer_available("nashpy"):
+        import warnings
+
         import nashpy
 
         game = nashpy.Game(U[0], U[1])
-        impls.append(Impl("nashpy.Game.lemke_howson (Nash, not Stackelberg)", lambda: game.lemke_howson(0),
-                          role="peer"))
+
+        def lemke_howson() -> Any:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return game.lemke_howson(0)
+
+        impls.append(Impl("nashpy.Game.lemke_howson (Nash, not Stackelberg)", lemke_howson, role="peer"))
         compare["stackelberg_games.stage_stackelberg (multiple LPs)"] = \
             "nashpy.Game.lemke_howson (Nash, not Stackelberg)"
     return Case("stage_stackelberg", A, impls, compare, params={"A0": A, "A1": A})
