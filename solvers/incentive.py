@@ -919,6 +919,12 @@ def projected_stationarity(
     return min(gm(c) for c in cands) - state.q
 
 
+def _tangent(gz: Array, gt: Array) -> Array:
+    """Gradient with its theta part centred per (follower, state): the component tangent to
+    the product of simplices (the part the simplex projection does not discard)."""
+    return np.concatenate([gz, (gt - gt.mean(axis=-1, keepdims=True)).ravel()])
+
+
 @dataclass(frozen=True, eq=False)
 class Algorithm1Step:
     z: Array
@@ -935,6 +941,7 @@ def algorithm1_step(
     theta: Array,
     xi: float,
     eta: float,
+    lambda_rule: str = "raw",
 ) -> Algorithm1Step:
     r"""One iteration of Algorithm 1 (lines 2-4).
 
@@ -946,13 +953,22 @@ def algorithm1_step(
     (exact Euclidean projection onto the simplex per follower and state for direct
     parameterisation, identity for softmax).  Returns the new iterate, :math:`\lambda^{(k)}` and
     the exact state at the *old* iterate.
+
+    ``lambda_rule="raw"`` is line 2 as printed (inner products of the unconstrained
+    gradients); ``"tangent"`` uses, for direct parameterisation, the theta-gradients centred
+    per state (tangent to the simplex).  The theta step itself is the same under both rules,
+    because the simplex projection is invariant to adding a constant to a row.
     """
     if not (np.isfinite(xi) and xi > 0):
         raise ValueError(f"step size xi must be positive, got {xi!r}")
     if not (np.isfinite(eta) and eta > 0):
         raise ValueError(f"eta must be positive, got {eta!r}")
+    if lambda_rule not in ("raw", "tangent"):
+        raise ValueError(f"lambda_rule must be 'raw' or 'tangent', got {lambda_rule!r}")
     st = incentive_gradients(problem, z, theta, param)
     gf, gq = st.grad_f(), st.grad_q()
+    if lambda_rule == "tangent" and param.kind == "direct":
+        gf, gq = _tangent(st.grad_f_z, st.grad_f_theta), _tangent(st.grad_q_z, st.grad_q_theta)
     nq = float(gq @ gq)
     lam = max(eta - float(gf @ gq) / nq, 0.0) if nq > 0 else float(eta)
     z_new = np.asarray(z, float) + xi * (st.grad_f_z + lam * st.grad_q_z)
@@ -990,6 +1006,7 @@ def algorithm1(
     eta: float,
     iterations: int,
     projected_measure: bool = True,
+    lambda_rule: str = "raw",
 ) -> Algorithm1Trajectory:
     r"""Algorithm 1 for exactly ``iterations`` steps from :math:`(x^{(0)},\theta^{(0)})`.
 
@@ -1011,7 +1028,7 @@ def algorithm1(
         kp.append(projected_stationarity(problem, param, z, th, st, xi) if projected_measure else np.nan)
 
     for _ in range(int(iterations)):
-        step = algorithm1_step(problem, param, z, theta, xi, eta)
+        step = algorithm1_step(problem, param, z, theta, xi, eta, lambda_rule)
         record(step.state, z, theta)
         lams.append(step.lam)
         z, theta = step.z, step.theta
@@ -1161,6 +1178,24 @@ def optimal_action_sets(follower: Follower, x_i: Array, rtol: float = 1e-9) -> l
     return [list(np.flatnonzero(opt.Q[s] >= opt.Q[s].max() - tol)) for s in range(follower.n_states)]
 
 
+def _distinct_actions(problem: IncentiveProblem, i: int, sets: list[list[int]]) -> list[list[int]]:
+    """Drop actions that are indistinguishable for follower ``i`` at a state (same transition
+    row and the same leader reward for every joint state/action of the others): choosing
+    between them cannot change any value, so one representative suffices."""
+    n, S, A = problem.n, problem.n_states, problem.n_actions
+    Rl = np.moveaxis(problem.leader_reward.reshape((S,) * n + (A,) * n), (i, n + i), (0, 1))
+    P = problem.followers[i].P
+    out = []
+    for s, acts in enumerate(sets):
+        keep: list[int] = []
+        for a in acts:
+            if not any(np.array_equal(P[s, a], P[s, b]) and np.array_equal(Rl[s, a], Rl[s, b])
+                       for b in keep):
+                keep.append(a)
+        out.append(keep)
+    return out
+
+
 @reference("incentive_optimistic_value")
 def optimistic_leader_value(
     problem: IncentiveProblem, z: Array, *, pessimistic: bool = False, max_policies: int = 100_000
@@ -1179,7 +1214,10 @@ def optimistic_leader_value(
 
     z = problem.check_payments(z)
     x = problem.payments(z)
-    sets = [optimal_action_sets(f, x[i]) for i, f in enumerate(problem.followers)]
+    sets = [
+        _distinct_actions(problem, i, optimal_action_sets(f, x[i]))
+        for i, f in enumerate(problem.followers)
+    ]
     count = 1
     for ss in sets:
         for s in ss:
