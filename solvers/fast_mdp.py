@@ -72,7 +72,7 @@ Array = NDArray[np.float64]
 Method = Literal["auto", "direct", "gmres"]
 
 #: ``method="auto"`` uses a dense LU up to this many states and GMRES above
-DIRECT_MAX = 600
+DIRECT_MAX = 250
 
 
 # ---------------------------------------------------------------------------
@@ -357,18 +357,42 @@ def certified_state_visitation(mdp: TabularMDP, pi: Array, mu: Array | None = No
 # ---------------------------------------------------------------------------
 
 
+@dataclass
+class _Krylov:
+    r"""Certified GMRES solves with :math:`I - \gamma P_\pi` (large ``S``); same interface as
+    :class:`_Factored`.  Each solve is certified to ``rtol`` (falls back to LU otherwise)."""
+
+    Ppi: Array
+    gamma: float
+    rtol: float = 1e-12
+
+    def solve(self, b: Array) -> Array:
+        return _certified_solve(self.Ppi, self.gamma, b, transpose=False, rtol=self.rtol, method="gmres")[0]
+
+    def solve_t(self, b: Array) -> Array:
+        return _certified_solve(self.Ppi, self.gamma, b, transpose=True, rtol=self.rtol, method="gmres")[0]
+
+
+def _solver(Ppi: Array, gamma: float) -> _Factored | _Krylov:
+    """LU for ``S <= DIRECT_MAX``, certified GMRES above (as :func:`certified_policy_evaluation`)."""
+    S = Ppi.shape[0]
+    if S > DIRECT_MAX:
+        return _Krylov(Ppi, gamma)
+    M = Ppi * -gamma
+    M.reshape(-1)[:: S + 1] += 1.0
+    return _Factored.of(M)
+
+
 def _softmax_state(mdp: TabularMDP, theta: Array, tau: float
-                   ) -> tuple[Array, Array, _Factored, Array, Array, Array]:
-    """pi, P_pi, factor, V, Q, unnormalised visitation d for softmax parameters."""
+                   ) -> tuple[Array, Array, _Factored | _Krylov, Array, Array, Array]:
+    """pi, P_pi, solver, V, Q, unnormalised visitation d for softmax parameters."""
     S, A = mdp.n_states, mdp.n_actions
     theta = np.asarray(theta, dtype=np.float64)
     if theta.shape != (S, A):
         raise ValueError(f"params must have shape {(S, A)}, got {theta.shape}")
     pi = softmax_policy(theta, tau)
     Ppi = np.matmul(pi[:, None, :], mdp.P)[:, 0, :]
-    M = Ppi * -mdp.gamma
-    M.reshape(-1)[:: S + 1] += 1.0
-    fac = _Factored.of(M)
+    fac = _solver(Ppi, mdp.gamma)
     r_pi = np.einsum("sa,sa->s", pi, mdp.R)
     V = fac.solve(r_pi)
     Q = mdp.R + mdp.gamma * (mdp.P.reshape(S * A, S) @ V).reshape(S, A)
@@ -384,7 +408,8 @@ def policy_gradient_fast(mdp: TabularMDP, params: Array, *,
     Softmax (Agarwal et al. 2021, Lemma C.1, temperature :math:`\tau`):
     :math:`\partial V/\partial\theta(s,a) = \tfrac{1}{\tau}\tilde d_\mu^\pi(s)\pi(a|s)A^\pi(s,a)`
     with :math:`\tilde d = (I-\gamma P_\pi)^{-\top}\mu` unnormalised.  One LU factorisation
-    serves both the value solve and the (transposed) visitation solve.
+    serves both the value solve and the (transposed) visitation solve; above
+    :data:`DIRECT_MAX` states both are certified GMRES solves (relative error 1e-12).
     Direct (eq. (5)): :math:`\partial V/\partial \pi(a|s) = \tilde d(s) Q^\pi(s,a)`.
     """
     if not tau > 0:
@@ -395,10 +420,7 @@ def policy_gradient_fast(mdp: TabularMDP, params: Array, *,
     if parameterisation == "direct":
         pi = check_policy(mdp, params)
         S, A = mdp.n_states, mdp.n_actions
-        Ppi = policy_transition_fast(mdp, pi)
-        M = Ppi * -mdp.gamma
-        M.reshape(-1)[:: S + 1] += 1.0
-        fac = _Factored.of(M)
+        fac = _solver(policy_transition_fast(mdp, pi), mdp.gamma)
         V = fac.solve(np.einsum("sa,sa->s", pi, mdp.R))
         Q = mdp.R + mdp.gamma * (mdp.P.reshape(S * A, S) @ V).reshape(S, A)
         return fac.solve_t(mdp.mu)[:, None] * Q
@@ -418,7 +440,8 @@ def value_hvp_fast(mdp: TabularMDP, params: Array, v: Array, *,
     * :math:`\dot{\tilde d} = M^{-\top}\gamma\dot P_\pi^\top\tilde d`;
     * :math:`\dot g = [\dot{\tilde d}\,\pi A + \tilde d\,\dot\pi A + \tilde d\,\pi(\dot Q-\dot V)]/\tau`.
 
-    Two solves with the gradient's factorisation; never forms the Hessian.  The direct
+    Two solves with the gradient's factorisation (or two more certified GMRES solves above
+    :data:`DIRECT_MAX` states); never forms the Hessian.  The direct
     parameterisation and ``lam > 0`` defer to the autograd reference.
     """
     if parameterisation != "softmax" or lam != 0.0:

@@ -221,3 +221,21 @@ def test_new_families_are_registered() -> None:
     assert REFERENCE["certified_policy_evaluation"] is F.certified_policy_evaluation
     assert REFERENCE["certified_state_visitation"] is F.certified_state_visitation
     assert REFERENCE["soft_policy_iteration"] is F.soft_policy_iteration
+
+
+def test_gradient_and_hvp_use_certified_gmres_above_direct_max() -> None:
+    S = F.DIRECT_MAX + 20
+    m = M.random_mdp(np.random.default_rng(12), S, 2, 0.9, mu="dirichlet")
+    rng = np.random.default_rng(12)
+    th = rng.standard_normal((S, 2))
+    v = rng.standard_normal((S, 2))
+    assert isinstance(F._softmax_state(m, th, 1.0)[2], F._Krylov)
+    g = F.policy_gradient_fast(m, th)
+    np.testing.assert_allclose(g, M.policy_gradient(m, th), rtol=1e-8, atol=1e-12 * np.abs(g).max())
+    pi = M.softmax_policy(th)
+    gd = F.policy_gradient_fast(m, pi, parameterisation="direct")
+    np.testing.assert_allclose(gd, M.policy_gradient(m, pi, parameterisation="direct"), rtol=1e-8)
+    eps = 1e-5
+    fd = (F.policy_gradient_fast(m, th + eps * v) - F.policy_gradient_fast(m, th - eps * v)) / (2 * eps)
+    hv = F.value_hvp_fast(m, th, v)
+    np.testing.assert_allclose(hv, fd, rtol=1e-4, atol=1e-7 * np.abs(hv).max())

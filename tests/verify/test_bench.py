@@ -108,7 +108,7 @@ def test_scaling_fit_and_targets_from_rows() -> None:
     rows = [{"core": "policy_gradient", "size": s, "backend": "numpy", "implementation": impl,
              "median_s": c * s**3, "min_s": c * s**3, "units": 1}
             for s in (50, 100, 200, 400) for impl, c in (("fast_mdp.policy_gradient_fast", 1.2e-9),
-                                                       ("one policy evaluation (LU)", 1e-9),
+                                                       ("one policy evaluation", 1e-9),
                                                        ("fast_mdp.value_hvp_fast", 1.5e-9))]
     fits = B.scaling_fits(rows)
     assert len(fits) == 3 and all(abs(f["exponent"] - 3.0) < 1e-9 for f in fits)
