@@ -39,8 +39,10 @@ def test_claim_meets_expectation(claim) -> None:  # type: ignore[no-untyped-def]
     assert str(ev.verdict) == str(claim.expect), ev.summary
 
 
-@pytest.mark.parametrize("claim", [c for c in CLAIMS if c.counterexample is not None],
-                         ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "claim",
+    [pytest.param(c, id=c.id, marks=pytest.mark.slow) if str(c.tier) == "full"
+     else pytest.param(c, id=c.id) for c in CLAIMS if c.counterexample is not None])
 def test_pinned_counterexample_replays(claim) -> None:  # type: ignore[no-untyped-def]
     inst = claim.family.instance(claim.counterexample)
     res = claim.check(inst, SolverSet())
