@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -572,3 +572,31 @@ def mixing_error(W: Matrix, x: Array, tau: int) -> tuple[float, float]:
 
 def as_dense(W: Matrix) -> Array:
     return W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
+
+
+def to_torch_csr(W: Matrix, device: str = "cpu") -> Any:
+    r""":math:`W^\top` as a ``torch`` sparse CSR float64 tensor on ``device`` (for
+    :func:`dual_averaging_step_torch`)."""
+    import warnings
+
+    import torch
+
+    Wt = sp.csr_matrix(W.T, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(
+            torch.as_tensor(Wt.indptr, dtype=torch.int64),
+            torch.as_tensor(Wt.indices, dtype=torch.int64),
+            torch.as_tensor(Wt.data), size=Wt.shape, device=device, check_invariants=False)
+
+
+def dual_averaging_step_torch(Z: Any, G: Any, Wt: Any, beta: float, lo: Any, hi: Any
+                              ) -> tuple[Any, Any]:
+    r"""The N2O step of :func:`dual_averaging_step` for a box :math:`[lo, hi]` in ``torch``
+    (CPU or CUDA): ``Wt`` is :math:`W^\top` from :func:`to_torch_csr`; ``Z``, ``G`` are (N, d)
+    tensors on the same device.  :math:`z \leftarrow W^\top z + g`,
+    :math:`a = \mathrm{clip}(-\beta z, lo, hi)`."""
+    import torch
+
+    Zn = torch.addmm(G, Wt, Z) if Wt.layout == torch.strided else Wt @ Z + G
+    return Zn, torch.clamp(-beta * Zn, lo, hi)

@@ -1,0 +1,101 @@
+"""Claims of seed 004 (n2o_dual_averaging) on the fast tier meet their recorded expectations,
+plus meta-tests: planted bugs (a non-doubly-stochastic W in (8), a wrong projection in
+Lemma 1, a wrong DQL target, a wrong spectral-gap solver) are caught."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import theorems.n2o_dual_averaging as n2o
+from solvers import dual_averaging as da
+from solvers import graphs as gr
+from verify.claims import select
+from verify.engine import evaluate
+from verify.solverset import SolverSet
+
+CLAIMS = select(paper="n2o_dual_averaging", tier="fast")
+CHEAP = [c for c in CLAIMS if "dql_vs" not in c.id and "rgg_gap" not in c.id
+         and "grid_gap" not in c.id and "theorem2" not in c.id]
+
+
+def test_paper_has_the_required_claims() -> None:
+    ids = {c.id.split(".", 1)[1] for c in select(paper="n2o_dual_averaging")}
+    for required in ("zbar_evolution", "projection_lipschitz", "dual_averaging_regret",
+                     "theorem1_bound", "lemma3_mixing", "lemma3_doubly_stochastic",
+                     "theorem2_rate", "gossip_matrix_doubly_stochastic", "lemma4_sigma2_bound",
+                     "lazy_walk_properties", "grid_gap_theta", "cartesian_product_half_min",
+                     "rgg_degree_concentration", "rgg_gap_omega", "chebyshev_17",
+                     "theorem3_consensus", "log_inequalities", "dql_targets_line13",
+                     "centralized_dql_vs_optimum", "multi_agent_dql_vs_centralized"):
+        assert required in ids
+
+
+@pytest.mark.parametrize("claim", CHEAP, ids=[c.id for c in CHEAP])
+def test_claim_meets_expectation(claim) -> None:  # type: ignore[no-untyped-def]
+    ev = evaluate(claim, seed=0, tier="fast")
+    assert str(ev.verdict) == str(claim.expect), ev.summary
+    assert ev.n_instances >= 1
+
+
+def _instance(name: str, **params):  # type: ignore[no-untyped-def]
+    claim = select([f"n2o_dual_averaging.{name}"])[0]
+    return claim, claim.family.instance(params)
+
+
+def test_zbar_evolution_fails_without_double_stochasticity() -> None:
+    # with the paper's indexing z_n <- sum_m W_mn z_m, (8) needs sum_n W_mn = 1; a
+    # column-stochastic W (every agent copies agent 0) breaks the average's evolution
+    _, inst = _instance("zbar_evolution", graph="cycle", n=6, k=1, d=2, objective="quadratic",
+                        set="box", T=20, scale=1.0, gossip="max_degree")
+    W = np.zeros((6, 6))
+    W[0, :] = 1.0  # column-stochastic, not doubly stochastic
+    run = da.run_dual_averaging(inst.obj, inst.fs, W, inst.beta, require_doubly_stochastic=False)
+    assert run.zbar_increment_residual.max() > 1e-3
+    with pytest.raises(ValueError, match="stochastic"):
+        da.run_dual_averaging(inst.obj, inst.fs, W, inst.beta)
+
+
+def test_planted_wrong_projection_is_caught() -> None:
+    claim, inst = _instance("projection_lipschitz", set="box", d=3, beta=0.5, spread=1.0, gap=0.1)
+
+    def bad(z, beta, fs):  # type: ignore[no-untyped-def]
+        return fs.project(-2.0 * beta * z)  # twice the step: 2-Lipschitz
+
+    res = claim.check(inst, SolverSet(overrides={"dual_projection": bad}, differential=False))
+    assert res.ok is False
+
+
+def test_planted_wrong_dqn_target_is_caught() -> None:
+    import torch
+
+    claim, inst = _instance("dql_targets_line13", batch=8, actions=3, p_end=0.5, gamma=0.9)
+
+    def bad(r, q, ends, gamma):  # type: ignore[no-untyped-def]
+        return r + gamma * q.max(dim=1).values  # ignores episode ends
+    res = claim.check(inst, SolverSet(overrides={"dqn_target": bad}, differential=False))
+    assert res.ok is False
+    assert torch.is_tensor(bad(torch.zeros(1), torch.zeros(1, 1), torch.ones(1, dtype=bool), 0.5))
+
+
+def test_planted_wrong_spectral_gap_is_caught() -> None:
+    claim, inst = _instance("lemma4_sigma2_bound", graph="cycle", n=12, k=1)
+
+    def bad(W, method="auto", tol=1e-10, seed=0):  # type: ignore[no-untyped-def]
+        r = gr.spectral_gap(W, method, tol, seed)
+        return gr.GossipSpectrum(r.lambda2 ** 0.5, 1 - r.lambda2 ** 0.5, r.lambda2,
+                                 r.one_minus_lambda2, r.lambda_min, True, "bad")
+
+    assert claim.check(inst, SolverSet(overrides={"spectral_gap": bad}, differential=False)).ok is False
+
+
+def test_bad_inputs_raise_clear_errors() -> None:
+    with pytest.raises(ValueError, match="larger than"):
+        gr.grid_graph(4, 4)
+    with pytest.raises(ValueError, match="non-increasing"):
+        da.check_stepsizes([0.1, 0.2])
+    import scipy.sparse as sp
+    two = sp.block_diag([gr.cycle_graph(3).adjacency] * 2).tocsr()
+    with pytest.raises(ValueError, match="disconnected"):
+        gr.gossip_matrix(gr.Graph(two))
+    assert n2o.make_graph("rgg", 30, 1, np.random.default_rng(0)).is_connected()
