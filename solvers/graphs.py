@@ -37,7 +37,7 @@ Array = NDArray[np.float64]
 Matrix = Array | sp.sparray | sp.spmatrix
 
 #: graphs with at most this many nodes use dense eigensolvers
-DENSE_MAX = 1500
+DENSE_MAX = 400
 _STOCH_TOL = 1e-10
 
 

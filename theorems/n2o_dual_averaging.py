@@ -465,7 +465,11 @@ def consensus_bound_static(inst: Any, solvers: Any) -> Result:
     b2 = 2 * L * lt / (1.0 - s2) + 3 * L
     r = Result.all(checks.at_most(cons, b1, ROUNDING, "consensus vs 2L tau_hat + L tau/T + 2L"),
                    checks.at_most(cons, b2, ROUNDING, "consensus vs 2L log(T sqrt N)/(1-s2) + 3L"))
-    r.metrics["sigma2"] = s2
+    r.metrics.update({"sigma2": s2, "max_consensus_over_bound": float(cons.max() / b2)})
+    r.figures.append(checks.trace_figure(
+        f"consensus error max_n ||zbar - z_n|| ({inst.g.name})", [cons],
+        bound=np.full(T, b2), bound_label="2L log(T sqrt N)/(1-sigma_2) + 3L",
+        ylabel="||zbar(tau) - z_n(tau)||", xlabel="tau"))
     return r
 
 
@@ -864,7 +868,14 @@ def rgg_gap_omega(inst: Any, solvers: Any) -> Result:
         return Result(None, "fewer than 3 sizes with a connected draw")
     fit = checks.fit_power_law(Ns[keep], R[keep], inst.rng)
     ok: bool | None = True if fit.ci_low >= -0.1 else (False if fit.ci_high < -0.1 else None)
-    return Result(ok, fit.summary("exponent of (1-s2) N / log^{1+eps} N"),
+    Nk = Ns[keep].astype(float)
+    gaps = R[keep] * np.log(Nk) ** (1 + eps) / Nk
+    ref = float(np.min(R[keep])) * np.log(Nk) ** (1 + eps) / Nk
+    fig = Figure(f"RGG eps={eps}: 1 - sigma_2 vs N", "N", "1 - sigma_2(W)",
+                 (Series("measured (mean over connected draws)", Nk.tolist(), gaps.tolist(), "o-"),
+                  Series("Omega(log^{1+eps} N / N) reference", Nk.tolist(), ref.tolist(), "k--")),
+                 logx=True, logy=True)
+    return Result(ok, fit.summary("exponent of (1-s2) N / log^{1+eps} N"), figures=[fig],
                   ratio=max(0.0, -fit.value / 0.1),
                   metrics={"exponent": fit.value, "p_connected": conn / (reps * Ns.size),
                            "ratio_min": float(np.nanmin(R))})
