@@ -1388,7 +1388,7 @@ def gridworld(spec: GridworldSpec | None = None) -> IncentiveProblem:
 
 
 def gridworld_initial_policies(
-    problem: IncentiveProblem, z0: Array, init: int
+    problem: IncentiveProblem, z0: Array, init: int, epsilon: float = 0.0
 ) -> Array:
     r"""The three initialisations of Section 4 as deterministic policies (n, S, A).
 
@@ -1396,8 +1396,11 @@ def gridworld_initial_policies(
     maximise the leader's value": each robot's optimal policy for the reward 1 on the
     less-desired goals :math:`\mathcal F` (0 elsewhere, same dynamics and discount); (3) robot 2
     with a low probability of reaching :math:`\mathcal F` (its best response without payments,
-    which heads for the goal) and robot 1 with a high one (as in (2)).
+    which heads for the goal) and robot 1 with a high one (as in (2)).  ``epsilon > 0``
+    mixes each policy with the uniform one, :math:`(1-\epsilon)\pi + \epsilon/|A|`.
     """
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon must lie in [0, 1], got {epsilon!r}")
     z0 = problem.check_payments(z0)
     x = problem.payments(z0)
     pols = []
@@ -1413,7 +1416,7 @@ def gridworld_initial_policies(
             pol = follower_optimum(f, np.zeros_like(f.R)).policy
         else:
             raise ValueError(f"initialisation must be 1, 2 or 3, got {init!r}")
-        pols.append(pol)
+        pols.append((1.0 - epsilon) * pol + epsilon / problem.n_actions)
     return np.array(pols)
 
 
