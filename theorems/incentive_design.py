@@ -446,6 +446,7 @@ def prop2_smoothness_direct(inst: Any, solvers: Any) -> Result:
     family=RANDOM_FOLLOWERS.derive("incentive_follower_unit", reward_range=(0.0, 1.0), x_scale=0.0),
     reading="Agarwal et al.'s hypothesis (rewards in [0,1]) restored; tightness reported.",
     n={"fast": 4, "full": 40},
+    search={"fast": 0, "full": 20},
 )
 def prop2_smoothness_direct_unit_rewards(inst: Any, solvers: Any) -> Result:
     del solvers
@@ -482,6 +483,7 @@ def prop2_smoothness_softmax(inst: Any, solvers: Any) -> Result:
                                    x_scale=0.0, tau=1.0),
     reading="Agarwal et al.'s hypotheses restored; tightness reported.",
     n={"fast": 4, "full": 40},
+    search={"fast": 0, "full": 20},
 )
 def prop2_smoothness_softmax_unit(inst: Any, solvers: Any) -> Result:
     del solvers
@@ -523,6 +525,7 @@ def _beta_bounds(prob: inc.IncentiveProblem, par: inc.Parameterisation, z_max: f
             "gradient bounds of Lemma 5 (direct: sqrt|A| Q_max/(1-gamma), softmax: 2Q_max/"
             "(tau(1-gamma))); d/dx bounded by the occupancy mass 1/(1-gamma); payments in [0, 3].",
     n={"fast": 4, "full": 40},
+    search={"fast": 0, "full": 20},
     uses=("incentive_gradients",),
 )
 def corollary1_bounded(inst: Any, solvers: Any) -> Result:
@@ -556,6 +559,7 @@ def corollary1_bounded(inst: Any, solvers: Any) -> Result:
     reading="Q_max is the largest |Q(s,a)| of the evaluated policy; the derivative is the exact "
             "one (not (14)/(15) as printed).",
     n={"fast": 10, "full": 60},
+    search={"fast": 0, "full": 20},
     uses=("incentive_follower_evaluation",),
 )
 def lemma5_value_lipschitz(inst: Any, solvers: Any) -> Result:
@@ -608,6 +612,7 @@ def _occupancy_jacobian_bound(inst: Any, kind: str) -> tuple[float, float]:
             "central differences of the exact normalised visitation (direct: rational extension).",
     tolerance=Tolerance(rtol=1e-6, atol=1e-8, why="central differences, step 1e-6, O(h^2)"),
     n={"fast": 8, "full": 60},
+    search={"fast": 0, "full": 20},
 )
 def lemma4_visitation_lipschitz(inst: Any, solvers: Any) -> Result:
     del solvers
@@ -893,6 +898,7 @@ def _sup_over_unit(fun: Any, dim: int, rng: np.random.Generator) -> float:
     reading="sup over unit directions u by random starts plus local search; |A| the per-"
             "follower action count; derivatives by torch float64 autograd.",
     n={"fast": 4, "full": 40},
+    search={"fast": 0, "full": 20},
 )
 def appendixD_direct_bounds(inst: Any, solvers: Any) -> Result:
     del solvers
@@ -933,6 +939,7 @@ def appendixD_softmax_c1(inst: Any, solvers: Any) -> Result:
     family=JOINT_POLICY,
     reading="sup over unit directions (random starts + local search), torch autograd Hessians.",
     n={"fast": 4, "full": 40},
+    search={"fast": 0, "full": 20},
 )
 def appendixD_softmax_c2(inst: Any, solvers: Any) -> Result:
     del solvers
@@ -949,6 +956,7 @@ def appendixD_softmax_c2(inst: Any, solvers: Any) -> Result:
     kind=Kind.BOUND,
     family=JOINT_POLICY,
     n={"fast": 4, "full": 40},
+    search={"fast": 0, "full": 20},
 )
 def appendixD_softmax_first_derivative(inst: Any, solvers: Any) -> Result:
     del solvers
