@@ -44,11 +44,14 @@ import json
 import math
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,29 +219,69 @@ def _call(im: Impl, n: int) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-def time_case(case: Case, *, rounds: int, sample_s: float, budget_s: float) -> dict[str, Timing]:
+class ImplTimeout(Exception):
+    """An implementation's warm-up call exceeded the per-implementation time limit."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`ImplTimeout` in the main thread after ``seconds`` (SIGALRM; a no-op where
+    unavailable).  Interrupts Python-level loops; a long C call is interrupted when it returns."""
+    usable = (seconds is not None and seconds > 0 and hasattr(signal, "SIGALRM")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise ImplTimeout(f"exceeded {seconds:g}s")
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def time_case(case: Case, *, rounds: int, sample_s: float, budget_s: float,
+              impl_timeout_s: float | None = None, log: Callable[[str], None] | None = None
+              ) -> dict[str, Timing]:
     """Warm up, calibrate and time every implementation of ``case`` in interleaved rounds.
 
-    Rounds stop early (but never before 3) when the case has used ``budget_s`` seconds."""
+    Rounds stop early (but never before 3) when the case has used ``budget_s`` seconds.  An
+    implementation whose warm-up call exceeds ``impl_timeout_s`` is dropped from the case
+    (logged; its row is absent) instead of stalling the run."""
     number: dict[str, int] = {}
     proxies: dict[str, dict[str, Any]] = {}
+    dropped = []
     for im in case.impls:
-        t, out = _call(im, 1)  # warm-up; its result gives the proxy metrics
-        if im.sync is not None:  # a second warm-up: CUDA kernels, lazy init
-            t, out = _call(im, 1)
+        try:
+            with _time_limit(impl_timeout_s):
+                t, out = _call(im, 1)  # warm-up; its result gives the proxy metrics
+                if im.sync is not None:  # a second warm-up: CUDA kernels, lazy init
+                    t, out = _call(im, 1)
+        except ImplTimeout as e:
+            dropped.append(im)
+            if log:
+                log(f"    {im.name} [{im.backend}] dropped: warm-up call {e}")
+            continue
         proxies[_key(im)] = im.describe(out) if im.describe else {}
         number[_key(im)] = int(min(10_000, max(1, math.ceil(sample_s / max(t, 1e-7)))))
-    samples: dict[str, list[float]] = {_key(im): [] for im in case.impls}
+    impls = [im for im in case.impls if im not in dropped]
+    case.impls[:] = impls
+    samples: dict[str, list[float]] = {_key(im): [] for im in impls}
     start = time.perf_counter()
     for r in range(rounds):
-        order = case.impls if r % 2 == 0 else case.impls[::-1]
+        order = impls if r % 2 == 0 else impls[::-1]
         for im in order:
             k = _key(im)
             t, _ = _call(im, number[k])
             samples[k].append(t / number[k])
         if r >= 2 and time.perf_counter() - start > budget_s:
             break
-    return {_key(im): Timing(samples[_key(im)], number[_key(im)], proxies[_key(im)]) for im in case.impls}
+    return {_key(im): Timing(samples[_key(im)], number[_key(im)], proxies[_key(im)]) for im in impls}
 
 
 # ---------------------------------------------------------------------------
@@ -676,6 +719,8 @@ def build_dual_averaging(N: int, ctx: Context) -> Case:
     impls = [
         Impl("z <- W^T z + g (reference expression)", lambda: W.T @ Z + G, backend="scipy",
              describe=lambda _: {"limit_kind": "bandwidth", "work": bytes_update, "nnz": nnz}),
+        Impl("z <- W z + g (W symmetric, CSR kernel)", lambda: W @ Z + G, backend="scipy", role="baseline",
+             describe=lambda _: {"limit_kind": "bandwidth", "work": bytes_update, "nnz": nnz}),
         Impl("dual_averaging.dual_averaging_step (with projection)",
              lambda: da.dual_averaging_step(Z, G, W, 0.1, box), backend="scipy",
              describe=lambda _: {"limit_kind": "bandwidth", "work": bytes_step, "nnz": nnz}),
@@ -686,6 +731,11 @@ def build_dual_averaging(N: int, ctx: Context) -> Case:
 # -- 7. stage game, team Q, DQL ---------------------------------------------------------
 
 
+#: nashpy's Lemke-Howson did not return within minutes on a random 32 x 32 game (observed
+#: with nashpy 0.0.43), so the peer is timed up to this size only
+NASHPY_MAX = 16
+
+
 def build_stage_game(A: int, ctx: Context) -> Case:
     from solvers import stackelberg_games as sg
 
@@ -694,7 +744,7 @@ def build_stage_game(A: int, ctx: Context) -> Case:
     impls = [Impl("stackelberg_games.stage_stackelberg (multiple LPs)", lambda: sg.stage_stackelberg(U),
                   backend="scipy", describe=lambda _: {"lps_at_most": A})]
     compare: dict[str, str] = {}
-    if ctx.peers and peer_available("nashpy"):
+    if ctx.peers and peer_available("nashpy") and A <= NASHPY_MAX:
         import warnings
 
         import nashpy
@@ -1061,8 +1111,10 @@ def select_backends(device: str) -> tuple[list[str], list[str]]:
 
 def run_cases(cores: Iterable[str], ctx: Context, refs: dict[str, dict[str, float]], *,
               rounds: int, sample_s: float, budget_s: float, sizes: dict[str, list[int]] | None = None,
-              log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Build, time and turn into rows every (core, size)."""
+              impl_timeout_s: float | None = None, log: Callable[[str], None] = print,
+              on_rows: Callable[[list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
+    """Build, time and turn into rows every (core, size); ``on_rows`` receives each case's rows
+    as soon as they exist (the driver stores them, so an interrupted run keeps them)."""
     rows: list[dict[str, Any]] = []
     for name in cores:
         core = CORES[name]
@@ -1077,12 +1129,15 @@ def run_cases(cores: Iterable[str], ctx: Context, refs: dict[str, dict[str, floa
                 log(f"  {name} {core.size_label}={size}: no backend available, skipped")
                 continue
             try:
-                timings = time_case(case, rounds=rounds, sample_s=sample_s, budget_s=budget_s)
+                timings = time_case(case, rounds=rounds, sample_s=sample_s, budget_s=budget_s,
+                                    impl_timeout_s=impl_timeout_s, log=log)
             except Exception as e:  # noqa: BLE001
                 log(f"  {name} {core.size_label}={size}: failed: {type(e).__name__}: {e}")
                 continue
-            new = case_rows(case, timings, refs)
+            new = [_jsonable(r) for r in case_rows(case, timings, refs)]
             rows.extend(new)
+            if on_rows is not None:
+                on_rows(new)
             best = ", ".join(f"{r['implementation'][:38]}[{r['backend']}] {r['median_s']:.3g}s" for r in new)
             log(f"  {name} {core.size_label}={size} ({time.perf_counter() - t0:.1f}s): {best}")
     return rows
@@ -1120,23 +1175,28 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"  note: {n}")
     refs = machine_references(ctx.quick)
     print("  machine: " + ", ".join(f"{k} {v['value']:.3g} {v['unit']}" for k, v in refs.items()))
+    store = open_store(args.db)
+    run_id = store.new_run(seed=ctx.seed, tier="quick" if ctx.quick else "full", argv=sys.argv[1:], kind="bench",
+                           extra={"bench": {"device": dev, "threads": pinned, "backends": backends,
+                                            "peers": peers_used, "notes": notes, "references": refs}})
     rows = [{"core": "machine", "size": v["size"], "backend": "numpy", "implementation": k,
              "median_s": None, "min_s": None, "peer": None, "ratio_to_peer": None, "limit": None,
              "fraction_of_limit": None, "role": "reference", "value": v["value"], "unit": v["unit"]}
             for k, v in refs.items()]
-    rows += run_cases(cores, ctx, refs, rounds=5 if ctx.quick else 7, sample_s=0.02 if ctx.quick else 0.05,
-                      budget_s=8.0 if ctx.quick else 60.0)
-    rows = [_jsonable(r) for r in rows]
+    store.add_benchmarks(run_id, rows)
+    try:
+        rows += run_cases(cores, ctx, refs, rounds=5 if ctx.quick else 7, sample_s=0.02 if ctx.quick else 0.05,
+                          budget_s=8.0 if ctx.quick else 30.0, impl_timeout_s=20.0 if ctx.quick else 120.0,
+                          on_rows=lambda new: store.add_benchmarks(run_id, new))
+    except KeyboardInterrupt:
+        store.finish_run(run_id, "interrupted")
+        print(f"interrupted; the rows measured so far are in run {run_id}", file=sys.stderr)
+        store.close()
+        return 130
+    store.finish_run(run_id)
     targets = evaluate_targets(rows)
     fits = scaling_fits(rows)
     elapsed = time.perf_counter() - t_start
-    store = open_store(args.db)
-    run_id = store.new_run(seed=ctx.seed, tier="quick" if ctx.quick else "full", argv=sys.argv[1:], kind="bench",
-                           extra={"bench": {"device": dev, "threads": pinned, "backends": backends,
-                                            "peers": peers_used, "notes": notes, "references": refs,
-                                            "elapsed_s": elapsed}})
-    store.add_benchmarks(run_id, rows)
-    store.finish_run(run_id)
     print(f"bench run {run_id}: {len(rows)} rows in {elapsed:.0f}s -> {store.path}")
     for f in fits:
         print(f"  scaling {f['core']} {f['implementation'][:40]} [{f['backend']}]: exponent {f['exponent']:.2f} "
@@ -1155,6 +1215,20 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"  report: {paths['html']}")
     store.close()
     return 0
+
+
+def write_stored_report(db: str, run: str | None, out_dir: str) -> dict[str, Path]:
+    """Re-render the benchmark section of a stored bench run (``run``: id, prefix or
+    ``latest``), e.g. for ``convcheck report`` of a bench run."""
+    from reports.bench_report import write_bench_report
+    from verify.store import open_store
+
+    store = open_store(db, create=False)
+    try:
+        run_id = store.resolve_run(run, kind="bench")
+        return write_bench_report(store.run(run_id), store.benchmarks(run_id), out_dir)
+    finally:
+        store.close()
 
 
 def write_json_rows(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None:

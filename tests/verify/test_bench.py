@@ -130,3 +130,28 @@ def test_benchmark_suite_collects_only_when_selected() -> None:
 
     assert _bench_selected(cfg("bench")) and _bench_selected(cfg("bench and not slow"))
     assert not _bench_selected(cfg("not bench and not slow")) and not _bench_selected(cfg(""))
+
+
+def test_a_stalling_implementation_is_dropped_not_waited_for() -> None:
+    import time as _t
+
+    ok = B.Impl("ok", lambda: None)
+    stall = B.Impl("stall", lambda: _t.sleep(5), role="peer")
+    case = B.Case("toy", 1, [ok, stall], compare={"ok": "stall"})
+    logs: list[str] = []
+    t0 = _t.perf_counter()
+    t = B.time_case(case, rounds=3, sample_s=1e-4, budget_s=1, impl_timeout_s=0.2, log=logs.append)
+    assert _t.perf_counter() - t0 < 3
+    assert set(t) == {"ok@numpy"} and any("stall" in x and "dropped" in x for x in logs)
+    rows = B.case_rows(case, t, {})
+    assert [r["implementation"] for r in rows] == ["ok"] and rows[0]["ratio_to_peer"] is None
+
+
+def test_stored_run_rerenders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _tiny_core(monkeypatch)
+    monkeypatch.setenv("CONVCHECK_BENCH_THREADS", "0")
+    db = str(tmp_path / "db.sqlite")
+    args = argparse.Namespace(quick=True, device="cpu", peers=False, core=[], json=None, db=db, report=None)
+    assert B.run_bench(args) == 0
+    paths = B.write_stored_report(db, "latest", str(tmp_path / "again"))
+    assert "policy_evaluation" in paths["html"].read_text()
