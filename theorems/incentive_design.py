@@ -1466,8 +1466,8 @@ def section4_experiment_reduced(inst: Any, solvers: Any) -> Result:
               r"parameterisations); Table 1 reported.",
     kind=Kind.STRUCTURE,
     family=SECTION4_FULL,
-    reading="'Converges': payments move < 1% and q changes < 1e-3 (1 + |f^(0)|) over the last "
-            "10% of the run; 'near 0': -q <= 1e-2 (1 + |f^(0)|); 'improves': f^(K) >= the "
+    reading="'Settled': payments and q change by < 1e-6 (relative) over the last 10% of the "
+            "run; 'near 0': -q <= 1e-2 (1 + |f^(0)|); 'improves': f^(K) >= the "
             "objective with followers best-responding to x^(0). A run that has not converged "
             "is undecided (the statement is about the limit), not a violation.",
     expect=Expect.INCONCLUSIVE,
@@ -1483,7 +1483,9 @@ def section4_experiment(inst: Any, solvers: Any) -> Result:
     for r in rows:
         tag = f"{r['param']} init {r['init']}"
         scale = 1.0 + abs(r["objective_first"])
-        settled = r["drift"] <= 1e-2 * (1 + max(r["x1"], r["x2"])) and r["q_change"] <= 1e-3 * scale
+        # settled = the trace has stopped (a slowly rising q on a policy-gradient plateau is
+        # not a limit point, so it is undecided rather than a violation)
+        settled = r["drift"] <= 1e-6 * (1 + max(r["x1"], r["x2"])) and r["q_change"] <= 1e-6 * scale
         feas = -r["feasibility"] <= 1e-2 * scale
         better = r["objective"] >= baseline
         if feas and better:
