@@ -598,5 +598,10 @@ def dual_averaging_step_torch(Z: Any, G: Any, Wt: Any, beta: float, lo: Any, hi:
     :math:`a = \mathrm{clip}(-\beta z, lo, hi)`."""
     import torch
 
-    Zn = torch.addmm(G, Wt, Z) if Wt.layout == torch.strided else Wt @ Z + G
+    if Wt.layout == torch.strided:
+        Zn = torch.addmm(G, Wt, Z)
+    elif Z.shape[1] == 1:  # sparse matrix-vector product: the fast path for scalar decisions
+        Zn = torch.mv(Wt, Z[:, 0]).unsqueeze(1) + G
+    else:
+        Zn = Wt @ Z + G
     return Zn, torch.clamp(-beta * Zn, lo, hi)

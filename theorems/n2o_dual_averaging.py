@@ -807,7 +807,7 @@ def grid_gap_theta_large(inst: Any, solvers: Any) -> Result:
           "half (corners a quarter) of the interior expected degree, and even on the torus the "
           "binomial spread sqrt(log^{1+eps} N) exceeds sqrt(2) c log N for eps > 1. E.g. "
           "N = 200, eps = 1, c = 1.5: required probability 0.86, observed 0/20.",
-    n=6,
+    n={"fast": 6, "full": 30},
     search=10,
 )
 def rgg_degree_concentration(inst: Any, solvers: Any) -> Result:

@@ -38,6 +38,16 @@ def test_claim_meets_expectation(claim) -> None:  # type: ignore[no-untyped-def]
     assert ev.n_instances >= 1
 
 
+SLOW = [c for c in CLAIMS if c not in CHEAP]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim", SLOW, ids=[c.id for c in SLOW])
+def test_slow_claim_meets_expectation(claim) -> None:  # type: ignore[no-untyped-def]
+    ev = evaluate(claim, seed=0, tier="fast")
+    assert str(ev.verdict) == str(claim.expect), ev.summary
+
+
 def _instance(name: str, **params):  # type: ignore[no-untyped-def]
     claim = select([f"n2o_dual_averaging.{name}"])[0]
     return claim, claim.family.instance(params)
