@@ -26,7 +26,7 @@ def test_paper_has_the_required_claims() -> None:
                      "theorem2_rate", "gossip_matrix_doubly_stochastic", "lemma4_sigma2_bound",
                      "lazy_walk_properties", "grid_gap_theta", "cartesian_product_half_min",
                      "rgg_degree_concentration", "rgg_gap_omega", "chebyshev_17",
-                     "theorem3_consensus", "log_inequalities", "dql_targets_line13",
+                     "theorem3_consensus", "log_inequalities", "dql_targets_line13", "consensus_expansion",
                      "centralized_dql_vs_optimum", "multi_agent_dql_vs_centralized"):
         assert required in ids
 
