@@ -651,6 +651,7 @@ def implicit_gradient(
     theta1: Array,
     theta2: Array | None = None,
     dist: Dist | Array = "mu",
+    backend: Literal["autograd", "complex_step"] = "complex_step",
 ) -> Array:
     r"""Implicit derivative of the best response, eq. (17):
 
@@ -660,11 +661,17 @@ def implicit_gradient(
 
     as an (S*A1, S*A2) matrix (transpose of the Jacobian of :math:`B`), the inverse taken on the
     Remark-2 subspace.  ``theta2`` defaults to :math:`B(\theta_1)`; passing another point gives
-    the expression used inside (19).
+    the expression used inside (19).  ``backend`` picks the derivative implementation
+    (:func:`game_derivatives` or :func:`game_derivatives_complex_step`, the faster for small games).
     """
     if theta2 is None:
         theta2 = soft_best_response(game, theta1).theta2
-    D = game_derivatives(game, theta1, theta2, dist)
+    if backend == "autograd":
+        D = game_derivatives(game, theta1, theta2, dist)
+    elif backend == "complex_step":
+        D = game_derivatives_complex_step(game, theta1, theta2, dist)
+    else:
+        raise ValueError(f"backend must be 'autograd' or 'complex_step', got {backend!r}")
     X = _restricted_solve(D.hess22_V2, D.mixed12_V2.T, game.A2)  # H^{-1} M^T, (n2, n1)
     return -X.T
 

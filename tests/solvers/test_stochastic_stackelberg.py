@@ -207,6 +207,7 @@ def test_implicit_gradient_matches_fd_of_best_response():
     g = _game(3, 2, 3, gamma=0.8, lam=0.6, seed=2)
     t1, _ = _params(g)
     J = ss.implicit_gradient(g, t1)
+    np.testing.assert_allclose(J, ss.implicit_gradient(g, t1, backend="autograd"), atol=1e-13)
     Jfd = _fd(lambda x: ss.soft_best_response(g, x).theta2.ravel(), t1, eps=1e-5)
     np.testing.assert_allclose(J, Jfd, atol=1e-8 * (1 + np.abs(J).max()))
 
