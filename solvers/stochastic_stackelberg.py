@@ -373,13 +373,13 @@ def _mdp_soft_gradient(P: Array, R: Array, gamma: float, lam: float, d0: Array, 
     logpi = _logsoftmax(theta)
     pi = np.exp(logpi)
     S = theta.shape[-2]
-    Ppi = np.einsum("...sa,...sat->...st", pi, P)
+    Ppi = np.einsum("...sa,...sat->...st", pi, P, optimize=True)
     r = (pi * (R - lam * logpi)).sum(-1)
     M = np.eye(S) - gamma * Ppi
     V = np.linalg.solve(M, r[..., None])[..., 0]
     # d_mu^pi = (1-gamma) mu^T (I - gamma P_pi)^{-1}
     d = (1 - gamma) * np.linalg.solve(np.swapaxes(M, -1, -2), d0[..., None])[..., 0]
-    Q = R + gamma * np.einsum("...sat,...t->...sa", P, V)
+    Q = R + gamma * np.einsum("...sat,...t->...sa", P, V, optimize=True)
     Adv = Q - lam * logpi - V[..., :, None]
     grad = d[..., :, None] * pi * Adv / (1 - gamma)
     value = (d0 * V).sum(-1)
@@ -543,13 +543,19 @@ def game_derivatives(
 
 
 def game_derivatives_complex_step(
-    game: StochasticStackelbergGame, theta1: Array, theta2: Array, dist: Dist | Array = "mu"
+    game: StochasticStackelbergGame,
+    theta1: Array,
+    theta2: Array,
+    dist: Dist | Array = "mu",
+    leader_hessians: bool = True,
 ) -> GameDerivatives:
     r"""Same quantities as :func:`game_derivatives`, computed independently of autograd:
     first derivatives from the analytic softmax policy-gradient formulas in the averaged MDPs
     ((13)-(14) for the follower, its analogue for the leader), second derivatives by the
     complex-step method on those analytic gradients (exact to rounding, no subtraction error),
-    vectorised over all directions in one batched complex linear solve.
+    vectorised over all directions in one batched complex linear solve.  With
+    ``leader_hessians=False`` the two leader Hessians are returned as NaN (not needed by
+    (17)-(19)).
     """
     t1 = _as_params(game, theta1, 1)
     t2 = _as_params(game, theta2, 2)
@@ -560,9 +566,9 @@ def game_derivatives_complex_step(
     def follower_mdp(th1: Array) -> tuple[Array, Array, Array]:
         pi1 = np.exp(_logsoftmax(th1))
         return (
-            np.einsum("...sa,sabt->...sbt", pi1, game.P),
-            np.einsum("...sa,sab->...sb", pi1, game.R2),
-            np.einsum("...sa,sab->...sb", pi1, game.R1),
+            np.einsum("...sa,sabt->...sbt", pi1, game.P, optimize=True),
+            np.einsum("...sa,sab->...sb", pi1, game.R2, optimize=True),
+            np.einsum("...sa,sab->...sb", pi1, game.R1, optimize=True),
         )
 
     P2, R2b, R1f = follower_mdp(t1)
@@ -584,6 +590,12 @@ def game_derivatives_complex_step(
     P2c, R2c, _ = follower_mdp(t1[None] + 1j * h * E1)
     gM, _, _ = _mdp_soft_gradient(P2c, R2c, gamma, lam, d0[None], t2[None].astype(complex))
     Mx = gM.imag.reshape(n1, n2) / h
+    if not leader_hessians:
+        nan1, nan2 = np.full((n1, n1), np.nan), np.full((n2, n2), np.nan)
+        return GameDerivatives(
+            g11.ravel(), g21.ravel(), g22.ravel(), 0.5 * (H + H.T), Mx, float(v1), float(v2),
+            nan1, nan2,
+        )
     g11c, _, _ = _mdp_soft_gradient(
         P1[None].astype(complex), R1l[None].astype(complex), gamma, 0.0, d0[None],
         t1[None] + 1j * h * E1,
@@ -669,7 +681,7 @@ def implicit_gradient(
     if backend == "autograd":
         D = game_derivatives(game, theta1, theta2, dist)
     elif backend == "complex_step":
-        D = game_derivatives_complex_step(game, theta1, theta2, dist)
+        D = game_derivatives_complex_step(game, theta1, theta2, dist, leader_hessians=False)
     else:
         raise ValueError(f"backend must be 'autograd' or 'complex_step', got {backend!r}")
     X = _restricted_solve(D.hess22_V2, D.mixed12_V2.T, game.A2)  # H^{-1} M^T, (n2, n1)
@@ -712,7 +724,7 @@ def stackelberg_total_gradient(
     if theta2 is None:
         theta2 = soft_best_response(game, theta1).theta2
     if backend == "complex_step":
-        D = game_derivatives_complex_step(game, theta1, theta2, dist)
+        D = game_derivatives_complex_step(game, theta1, theta2, dist, leader_hessians=False)
         Q = sum_zero_basis(game.S, game.A2)
         Hr = Q.T @ D.hess22_V2 @ Q
         corr = -D.mixed12_V2 @ (Q @ np.linalg.solve(Hr, Q.T @ D.grad2_V1))
