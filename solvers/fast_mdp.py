@@ -307,9 +307,12 @@ def certified_policy_evaluation(mdp: TabularMDP, pi: Array, *, rtol: float = 1e-
         # lean dense path (small problems are dominated by per-call overhead)
         g = mdp.gamma
         Ppi = policy_transition_fast(mdp, pi)
-        M = Ppi * -g
-        M.reshape(-1)[:: S + 1] += 1.0
-        V = _Factored.of(M).solve(r_pi)
+        # M^T in C order is M in Fortran order: one gesv call, no copy inside LAPACK's wrapper
+        Mt = np.multiply(Ppi.T, -g, order="C")
+        Mt.reshape(-1)[:: S + 1] += 1.0
+        _, _, V, err = lapack.dgesv(Mt.T, r_pi, overwrite_a=1)
+        if err > 0:
+            raise np.linalg.LinAlgError("I - gamma P_pi is singular to working precision")
         res = float(np.abs(r_pi - V + g * (Ppi @ V)).max())
         vmax = float(np.abs(V).max())
         rmax = float(np.abs(r_pi).max())
