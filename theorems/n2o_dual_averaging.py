@@ -533,7 +533,10 @@ def _theorem2_curves(inst: Any, solvers: Any, g: gr.Graph, Ts: np.ndarray, seeds
         _, v = solvers.centralised_optimum(obj, fs)
         L = obj.lipschitz(fs)
         R = math.sqrt(fs.psi_max())
-        scale = R * math.sqrt(1.0 - s2) / (4.0 * L)  # Duchi et al.'s step choice
+        # the step behind the stated L^2 log(T sqrt N)/(sqrt(T)(1 - sigma_2)) rate: beta = R/(L
+        # sqrt(tau)), no sigma_2 factor (Duchi et al.'s extra sqrt(1-sigma_2)/4 gives their
+        # sharper rate but a transient of order 1/(1-sigma_2) longer)
+        scale = R / L
         run = da.run_dual_averaging(obj, fs, W if gossip is None else gossip,
                                     da.sqrt_schedule(int(Ts[-1]), scale), seed=s,
                                     checkpoints=Ts, step=solvers.dual_averaging_step)
@@ -541,6 +544,27 @@ def _theorem2_curves(inst: Any, solvers: Any, g: gr.Graph, Ts: np.ndarray, seeds
                 for k in range(Ts.size)]
         rows.append(np.asarray(gaps) / L**2)
     return np.asarray(rows), s2
+
+
+RATE_HORIZONS = (np.array([100, 400, 1600, 6400]),
+                 np.array([100, 400, 1600, 6400, 25600, 102400]))
+
+
+def _adaptive_rate(inst: Any, solvers: Any, g: gr.Graph, gossip: Any | None,
+                   lognorm: Any, bound: float) -> tuple[bool | None, checks.Fit, np.ndarray,
+                                                         np.ndarray, float]:
+    """Fit the exponent of gap(T)/lognorm(T) over the last three checkpoints; if the first
+    horizon (T <= 6400) is still in the transient (CI not below ``bound``), rerun to
+    T = 102400. Refuted only when the tail exponent at the longest horizon is above ``bound``
+    with its whole CI; undecided when the CI straddles it."""
+    for Ts in RATE_HORIZONS:
+        rows, s2 = _theorem2_curves(inst, solvers, g, Ts, 3, gossip=gossip)
+        tail = slice(-3, None)
+        fit = checks.fit_power_law(Ts[tail], rows[:, tail] / lognorm(Ts[tail]), inst.rng)
+        if fit.ci_high <= bound:
+            return True, fit, Ts, rows, s2
+    ok: bool | None = False if fit.ci_low > bound else None
+    return ok, fit, Ts, rows, s2
 
 
 @PAPER.claim(
@@ -552,29 +576,32 @@ def _theorem2_curves(inst: Any, solvers: Any, g: gr.Graph, Ts: np.ndarray, seeds
                                     "n": Int(9, 25),
                                     "objective": Choice(("absolute", "quadratic"))},
                   _rate_setup),
-    reading="Step beta(tau) = R sqrt(1-sigma_2)/(4 L sqrt(tau)) (Duchi et al.'s choice, R^2 = "
-            "psi^max), worst agent i, 3 objective seeds, T = 100..6400; exponent CI upper end "
-            "must be <= -1/2 + 0.1 (0.1: finite-T transient and the log factor's curvature).",
+    reading="Step beta(tau) = R/(L sqrt(tau)), R^2 = psi^max (the choice that turns Theorem "
+            "1's terms into the stated L^2 log(T sqrt N)/(sqrt(T)(1-sigma_2))), worst agent i, "
+            "3 objective seeds. An O(.) rate is asymptotic, so the "
+            "exponent is fitted on the last three checkpoints (T = 400..6400, extended to "
+            "6400..102400 when still in the transient: small steps make the running average "
+            "carry the slow approach phase for thousands of iterations); its CI upper end must "
+            "be <= -1/2 + 0.1 (0.1: the log factor's curvature and residual transient).",
     n={"fast": 2, "full": 8},
     uses=("dual_averaging_step", "spectral_gap", "centralised_optimum", "gossip_matrix"),
 )
 def theorem2_rate(inst: Any, solvers: Any) -> Result:
-    Ts = np.array([100, 400, 1600, 6400])
-    rows, s2 = _theorem2_curves(inst, solvers, inst.graph, Ts, 3)
-    norm = rows / np.log(Ts * math.sqrt(inst.graph.n))
-    fit = checks.fit_power_law(Ts, norm, inst.rng)
+    n = inst.graph.n
     bound = -0.5 + 0.1
-    ok: bool | None = True if fit.ci_high <= bound else (False if fit.ci_low > bound else None)
-    const = float(np.max(rows * np.sqrt(Ts) * (1 - s2) / np.log(Ts * math.sqrt(inst.graph.n))))
-    ref = const * np.log(Ts * math.sqrt(inst.graph.n)) / (np.sqrt(Ts) * (1 - s2))
+    ok, fit, Ts, rows, s2 = _adaptive_rate(inst, solvers, inst.graph, None,
+                                           lambda T: np.log(T * math.sqrt(n)), bound)
+    const = float(np.max(rows * np.sqrt(Ts) * (1 - s2) / np.log(Ts * math.sqrt(n))))
+    ref = const * np.log(Ts * math.sqrt(n)) / (np.sqrt(Ts) * (1 - s2))
     lines = [Series(f"seed {i}", Ts.tolist(), r.tolist(), "o-") for i, r in enumerate(rows)]
     lines.append(Series("Theorem 2 rate (scaled)", Ts.tolist(), ref.tolist(), "k--"))
     fig = Figure("N2O optimality gap vs T", "T", "gap / L^2", tuple(lines), logx=True,
                  logy=True)
-    return Result(ok, fit.summary("gap exponent in T") + f" vs <= {bound}",
+    return Result(ok, fit.summary(f"tail gap exponent in T (T <= {Ts[-1]})") + f" vs <= {bound}",
                   ratio=(fit.value + 1) / (bound + 1),
                   metrics={"exponent": fit.value, "ci_low": fit.ci_low, "ci_high": fit.ci_high,
-                           "rate_constant": const, "sigma2": s2}, figures=[fig])
+                           "rate_constant": const, "sigma2": s2, "horizon": float(Ts[-1])},
+                  figures=[fig])
 
 
 @PAPER.claim(
@@ -1072,14 +1099,12 @@ def theorem3_consensus(inst: Any, solvers: Any) -> Result:
 def theorem3_rate(inst: Any, solvers: Any) -> Result:
     g = inst.graph
     model = da.edge_gossip(g) if inst.params["model"] == "edge" else da.matching_gossip(g)
-    Ts = np.array([100, 400, 1600, 6400])
-    rows, _ = _theorem2_curves(inst, solvers, g, Ts, 3, gossip=model)
-    norm = rows / np.log(Ts**2 * g.n)
-    fit = checks.fit_power_law(Ts, norm, inst.rng)
     bound = -0.4
-    ok: bool | None = True if fit.ci_high <= bound else (False if fit.ci_low > bound else None)
-    return Result(ok, fit.summary("gap exponent in T (random gossip)") + f" vs <= {bound}",
-                  ratio=(fit.value + 1) / (bound + 1), metrics={"exponent": fit.value})
+    ok, fit, Ts, _, _ = _adaptive_rate(inst, solvers, g, model, lambda T: np.log(T**2 * g.n),
+                                       bound)
+    return Result(ok, fit.summary(f"tail gap exponent in T, random gossip (T <= {Ts[-1]})")
+                  + f" vs <= {bound}", ratio=(fit.value + 1) / (bound + 1),
+                  metrics={"exponent": fit.value, "horizon": float(Ts[-1])})
 
 
 # ---------------------------------------------------------------------------
