@@ -408,7 +408,7 @@ def assumption2_full_parameter(inst: Any, solvers: Any) -> Result:
         detail=(f"||H 1_s||_max = {kernel:.3g} <= rounding floor {floor:.3g} while ||H|| = "
                 f"{sv[0]:.3g}: the per-state constant directions are in the kernel")
         if singular else f"no kernel vector: ||H 1_s|| = {kernel:.3g} > {floor:.3g}",
-        ratio=kernel / floor,
+        ratio=floor / max(kernel, 1e-300),  # > 1: a kernel vector is exhibited (violation)
         metrics={"sigma_min": float(sv[-1]), "sigma_max": float(sv[0]), "kernel_residual": kernel},
     )
 
@@ -683,7 +683,7 @@ def assumption3_global(inst: Any, solvers: Any) -> Result:
         f"restricted Hessian singular at t* = {ts:.6g} on the line through B(theta1); "
         f"||M H^-1|| = {near[0]:.3g} at 1e-4 and {near[1]:.3g} at 1e-7 from t* "
         f"(growth {growth:.3g}, K at B = {k0:.3g})",
-        ratio=near[1] / max(k0, 1e-300),
+        ratio=growth / 100.0,  # > 1: the norm grows without bound towards t* (violation)
         metrics={"t_singular": ts, "K_near_1e-4": near[0], "K_near_1e-7": near[1],
                  "K_at_best_response": k0},
     )
