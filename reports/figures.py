@@ -19,8 +19,11 @@ def figure_svg(fig: dict[str, Any]) -> str:
         for s in fig["series"]:
             x, y = s.get("x") or [], [float(v) for v in s["y"]]
             if kind == "hist":
-                ax.hist(y, bins=min(30, max(5, len(y) // 2)), color="#4477aa", alpha=0.8,
-                        label=s["label"])
+                finite = [v for v in y if v == v and abs(v) != float("inf")]
+                spread = (max(finite) - min(finite)) if finite else 0.0
+                scale = max((abs(v) for v in finite), default=1.0)
+                bins = min(30, max(5, len(finite) // 2)) if spread > 1e-9 * max(scale, 1e-300) else 1
+                ax.hist(finite, bins=bins, color="#4477aa", alpha=0.8, label=s["label"])
             elif kind == "scatter":
                 ax.scatter(x, y, s=12, label=s["label"])
             else:

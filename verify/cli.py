@@ -78,12 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", default="latest", help="run id or prefix, 'latest' (default), 'latest~1'")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--db", default="convcheck.sqlite")
+    p.add_argument("--bench", action="store_true", help="'latest' refers to the latest benchmark run")
 
     p = sub.add_parser("compare", help="compare two stored runs: verdict flips, tightness, rates, time")
     p.add_argument("run_a", help="baseline run (id, prefix, latest~1)")
     p.add_argument("run_b", help="new run (id, prefix, latest)")
     p.add_argument("--db", default="convcheck.sqlite")
     p.add_argument("--slower", type=float, default=1.5, help="flag claims slower by this factor (default 1.5)")
+    p.add_argument("--bench", action="store_true",
+                   help="'latest' refers to benchmark runs (speed regressions, noise-aware)")
 
     p = sub.add_parser("test-solver", help="regression-test your implementation of a solver family")
     p.add_argument("target", help="module:attr of your implementation, or an installed plug-in name")
@@ -237,7 +240,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from reports.render import write_report
 
     store = open_store(args.db, create=False)
-    run_id = store.resolve_run(args.run)
+    run_id = store.resolve_run(args.run, kind="bench" if args.bench else "verify")
+    if store.run(run_id)["kind"] == "bench":
+        from verify.bench import write_stored_report
+
+        paths = write_stored_report(args.db, run_id, args.out)
+        print(f"benchmark report of run {run_id}: {paths.get('html', args.out)}")
+        return EXIT_OK
     paths = write_report(store, run_id, args.out)
     print(f"report of run {run_id}: {paths['html']} (also {paths['markdown'].name}, {paths['json'].name})")
     return EXIT_OK
@@ -245,7 +254,24 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     store = open_store(args.db, create=False)
-    a, b = store.resolve_run(args.run_a), store.resolve_run(args.run_b)
+    kind = "bench" if args.bench else "verify"  # what 'latest' / 'latest~1' refer to
+    a, b = store.resolve_run(args.run_a, kind=kind), store.resolve_run(args.run_b, kind=kind)
+    kinds = {store.run(a)["kind"], store.run(b)["kind"]}
+    if kinds == {"bench"}:
+        from verify.bench import compare_bench_runs
+
+        regs, changes = compare_bench_runs(store, a, b)
+        print(f"compare benchmarks {a} -> {b} (a slowdown counts only when the min-median ranges "
+              f"over repeated rounds do not overlap)")
+        for title, lines in (("regressions:", regs), ("changes:", changes)):
+            if lines:
+                print(title)
+                print("\n".join(lines))
+        if not regs and not changes:
+            print("no differences")
+        return EXIT_MISMATCH if regs else EXIT_OK
+    if len(kinds) > 1:
+        raise UsageError(f"cannot compare a {store.run(a)['kind']} run with a {store.run(b)['kind']} run")
     ra = {r.claim_id: r for r in store.results(a)}
     rb = {r.claim_id: r for r in store.results(b)}
     regressions, notes = [], []

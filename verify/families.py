@@ -115,6 +115,9 @@ class Instance:
         fields = self.__dict__.get("_fields", {})
         if name in fields:
             return fields[name]
+        params = self.__dict__.get("params", {})
+        if name in params:  # family parameters are readable as attributes too
+            return params[name]
         raise AttributeError(
             f"instance of family {self.__dict__.get('family')!r} has no field {name!r}; "
             f"it has {sorted(fields)}"

@@ -105,3 +105,22 @@ def test_pinned_counterexample_is_replayed_first() -> None:
     ev = evaluate(_claim(check, expect=Expect.REFUTED, counterexample=pinned), seed=0)
     assert ev.verdict == Verdict.REFUTED and ev.counterexample is not None
     assert ev.counterexample.params == pinned
+
+
+def test_differential_compare_structure() -> None:
+    import scipy.sparse as sp
+
+    from verify.substitute import compare
+
+    a = sp.csr_matrix(np.eye(3))
+    assert compare(a, a.copy()) == (0.0, None)
+    diff, problem = compare(sp.csr_matrix(2 * np.eye(3)), a)
+    assert problem is None and diff == 1.0
+    assert compare(np.ones(3), np.ones(4))[1] is not None  # wrong shape is a fault
+    assert compare("method-a", "method-b") == (0.0, None)  # labels are not results
+    assert compare([1.0, np.nan], [1.0, 2.0])[1] is not None  # NaN is a fault
+
+
+def test_instance_exposes_parameters() -> None:
+    inst = _family().instance({"n": 2, "scale": 1.5, "mode": "b", "seed": 3})
+    assert inst.mode == "b" and inst.scale == 1.5 and inst.x.size == 2
