@@ -413,6 +413,32 @@ def assumption2_full_parameter(inst: Any, solvers: Any) -> Result:
     )
 
 
+def _fisher_min_eig(p: np.ndarray) -> float:
+    """Smallest non-zero eigenvalue of diag(p) - p p^T (p > 0, sum p = 1) to full relative
+    accuracy.  With sum p = 1 the secular equation 1 = sum_i p_i^2/(p_i - x) is equivalent (for
+    x != 0) to sum_i p_i/(p_i - x) = 0, free of the cancellation against 1; its root lies between
+    the two smallest p_i (interlacing).  eigvalsh only resolves it to eps * max p."""
+    q = np.sort(np.asarray(p, dtype=float))
+    if q.size < 2:
+        return math.inf
+    p1, p2 = float(q[0]), float(q[1])
+    if p2 <= p1 * (1 + 1e-15):
+        return p1
+    w = p2 - p1
+    rest = q[2:]
+
+    def f(t: float) -> float:  # x = p1 + t w, with p1 - x and p2 - x formed exactly
+        x = p1 + t * w
+        with np.errstate(divide="ignore"):  # ties p2 = p3 give +inf at the bracket's end
+            tail = float(np.sum(rest / (rest - x)))
+        return p1 / (-t * w) + p2 / ((1 - t) * w) + tail
+
+    lo = max(1e-300, 1e-300 / w)
+    hi = 1.0 - 1e-16
+    t = scipy.optimize.brentq(f, lo, hi, xtol=1e-300, rtol=4 * EPS, maxiter=500)
+    return p1 + t * w
+
+
 @PAPER.claim(
     locator="Assumption 2 on the Remark-2 parameter space; Proposition 2",
     statement=r"On the normalised follower parameter (zero mean per state), "
@@ -433,7 +459,7 @@ def assumption2_full_parameter(inst: Any, solvers: Any) -> Result:
           "min pi* ~ exp(-1/(lambda(1-gamma))): the metric sigma_min_relative shows when the "
           "inverse in (17)-(19) is numerically meaningless (below ~1e-10 for small lambda "
           "and gamma near 1). It fails when mu has zero mass on states that are never reached.",
-    uses=("soft_best_response", "game_derivatives"),
+    uses=("soft_best_response", "game_derivatives", "averaged_mdp"),
 )
 def assumption2_normalised_parameter(inst: Any, solvers: Any) -> Result:
     g, t1 = inst.game, inst.theta1
@@ -444,12 +470,12 @@ def assumption2_normalised_parameter(inst: Any, solvers: Any) -> Result:
     hn = float(np.max(np.abs(np.linalg.eigvalsh(Hcr))))
     ev_closed = np.sort(np.abs(np.linalg.eigvalsh(Hcr)))
     # closed-form smallest eigenvalue block by block, each with its own scale
-    blocks = []
-    Qs = sum_zero_basis(1, g.A2)
-    for s in range(g.S):
-        sl = slice(s * g.A2, (s + 1) * g.A2)
-        blocks.append(float(np.min(np.abs(np.linalg.eigvalsh(Qs.T @ Hc[sl, sl] @ Qs)))))
-    smin = min(blocks)
+    # closed-form sigma_min block by block, each to full relative accuracy (secular equation)
+    pi_star = br.policy
+    Ppi = np.einsum("sa,sat->st", pi_star, solvers.averaged_mdp(g, t1, "mu").P)
+    d = (1 - g.gamma) * np.linalg.solve(np.eye(g.S) - g.gamma * Ppi.T, g.dist("mu"))
+    smin = min(g.lam / (1 - g.gamma) * float(d[s]) * _fisher_min_eig(pi_star[s])
+               for s in range(g.S))
     lower = g.lam * float(np.min(g.dist("mu"))) * float(np.min(br.policy))
     tol_abs = Tolerance(rtol=1e-9, atol=1e3 * EPS * _scale(g),
                         why="autograd differentiates through advantages of size up to "
@@ -565,8 +591,10 @@ def total_gradient_fd(inst: Any, solvers: Any) -> Result:
     n={"fast": 5, "full": 50},
     reading="The paper gives no derivation of (19); the reading that makes it a derivative is "
             "the implicit-function one stated. theta2(theta1) is computed by Newton's method on "
-            "the zero-mean subspace; where the restricted Hessian at theta2^n is (near) "
-            "singular (Assumption 3 fails there) the instance is reported undecided.",
+            "the zero-mean subspace, differentiated along theta1 + 1e-2 z to keep the FD stencil "
+            "inside the implicit function's neighbourhood; where the restricted Hessian at "
+            "theta2^n is (near) singular (Assumption 3 fails there) or Newton cannot continue "
+            "the level set, the instance is reported undecided.",
     uses=("stackelberg_total_gradient", "follower_gradient", "game_derivatives", "game_values"),
 )
 def offequilibrium_gradient(inst: Any, solvers: Any) -> Result:
@@ -591,13 +619,27 @@ def offequilibrium_gradient(inst: Any, solvers: Any) -> Result:
             prev = nr
             Hy = game_derivatives_complex_step(g, x, y.reshape(t2.shape), "mu").hess22_V2
             y = y - Q @ np.linalg.solve(Q.T @ Hy @ Q, Q.T @ r)
+            if not np.all(np.isfinite(y)):
+                break
+        if not (np.all(np.isfinite(y)) and nr < 1e-10):
+            raise ArithmeticError(f"Newton on the level set failed near theta1 (residual {nr:.3g})")
         return y.reshape(t2.shape)
 
-    def F(x: np.ndarray) -> float:
+    # the implicit function exists only in a neighbourhood whose size scales like
+    # sigma_min(H); differentiate z -> F(theta1 + s z) with s = 1e-2 so that the FD stencil
+    # (steps ~1e-3 in z) stays inside it; its gradient at 0 is s times (19)
+    s = 1e-2
+
+    def F(z: np.ndarray) -> float:
+        x = t1 + s * z
         return float(solvers.game_values(g, x, level_set(x), "mu").V1)
 
     tg = solvers.stackelberg_total_gradient(g, t1, t2, "mu")
-    res = checks.gradient_fd(F, t1, tg.total, rtol=rtol, what="(19) vs FD along the level set")
+    try:
+        res = checks.gradient_fd(F, np.zeros_like(t1), s * tg.total, rtol=rtol,
+                                 what="(19) vs FD along the level set (scaled by s = 1e-2)")
+    except ArithmeticError as e:
+        return Result(None, f"level set not continued by Newton: {e}")
     res.metrics.update({"cond_restricted_hessian": cond})
     return res
 
