@@ -888,7 +888,7 @@ def lemma1_stochastic_approximation(inst: Any, solvers: Any) -> Result:
     kind=Kind.IDENTITY,
     family=GAMES,
     n=6,
-    uses=("stackelberg_value_iteration",),
+    uses=("stackelberg_value_iteration", "stage_stackelberg"),
     tolerance=Tolerance(1e-9, 1e-10, "fixed point polished by an exact linear solve "
                         "(cond(I - gamma P_pi) <= 2/(1-gamma) <= 200)"),
     reading="Q_* is computed by Stackelberg value iteration and polished by the exact evaluation "
@@ -901,7 +901,7 @@ def lemma2_fixed_point(inst: Any, solvers: Any) -> Result:
     if not vi.converged:
         return Result(None, f"Stackelberg value iteration did not converge (residual "
                             f"{vi.residual:.3g})")
-    V = np.stack([sg.stage_stackelberg(vi.Q[:, s]).values for s in range(game.n_states)], axis=1)
+    V = np.stack([solvers.stage_stackelberg(vi.Q[:, s]).values for s in range(game.n_states)], axis=1)
     rhs = game.R + game.gamma * np.einsum("...t,jt->j...", game.P, V)
     scale = 1 + float(np.max(np.abs(game.R))) / (1 - game.gamma)
     return checks.close(vi.Q / scale, rhs / scale,
