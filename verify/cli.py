@@ -400,7 +400,7 @@ def cmd_solvers(args: argparse.Namespace) -> int:
         return EXIT_OK
     for r in rows:
         print(f"{r['family']:<34} {r['reference']:<55} {len(r['claims'])} claims")
-    print(f"\ninstalled plug-ins (entry points 'convcheck.solvers'): "
+    print("\ninstalled plug-ins (entry points 'convcheck.solvers'): "
           + (", ".join(f"{k} = {v}" for k, v in plugins.items()) or "none"))
     return EXIT_OK
 

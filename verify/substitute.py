@@ -203,7 +203,7 @@ class DifferentialProxy:
         t0 = time.perf_counter()
         try:
             out = self.substitute(*args, **kwargs)
-        except Exception as e:  # noqa: BLE001 - a raising substitute is reported by name
+        except Exception as e:
             raise self._fault(f"raised {type(e).__name__}: {e}") from e
         t1 = time.perf_counter()
         if before is not None and not _equal(before, (args, kwargs)):

@@ -17,7 +17,7 @@ def test_readme_tutorial_command(tmp_path: Path, capsys: pytest.CaptureFixture[s
     readme = (ROOT / "README.md").read_text()
     m = re.search(r"^convcheck (test-solver examples\.\S+ --family \S+)", readme, re.M)
     assert m, "the README tutorial command is missing"
-    argv = m.group(1).split() + ["--db", str(tmp_path / "t.sqlite"), "--report", str(tmp_path / "rep"), "-q"]
+    argv = [*m.group(1).split(), "--db", str(tmp_path / "t.sqlite"), "--report", str(tmp_path / "rep"), "-q"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "substitute vs reference" in out and "speed ratio" in out
