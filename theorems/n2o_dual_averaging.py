@@ -11,6 +11,7 @@ box or a scaled simplex, :math:`g_n(\tau) = -\partial Q_n(a_n(\tau))` with conca
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -99,9 +100,15 @@ def _build_run(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     a_star, v_star = da.centralised_optimum(obj, fs)
     L = obj.lipschitz(fs)
     beta = da.sqrt_schedule(int(p["T"]), float(p["scale"]) / L)
-    gossip: Any = (gr.gossip_matrix(g, "lazy" if p["gossip"] == "lazy" else "max_degree")
-                   if p["gossip"] in ("max_degree", "lazy")
-                   else (da.edge_gossip(g) if p["gossip"] == "edge" else da.matching_gossip(g)))
+    gossip: Any
+    if p["gossip"] == "nonsymmetric":
+        # a doubly stochastic but non-symmetric W (lazy walk on a directed N-cycle): inside the
+        # hypothesis of (8), and it tells W from W^T
+        gossip = 0.5 * np.eye(N) + 0.5 * np.roll(np.eye(N), 1, axis=1)
+    elif p["gossip"] in ("max_degree", "lazy"):
+        gossip = gr.gossip_matrix(g, "lazy" if p["gossip"] == "lazy" else "max_degree")
+    else:
+        gossip = da.edge_gossip(g) if p["gossip"] == "edge" else da.matching_gossip(g)
     return {"g": g, "obj": obj, "fs": fs, "a_star": a_star, "v_star": v_star, "L": L,
             "beta": beta, "gossip": gossip}
 
@@ -132,10 +139,12 @@ RANDOM_RUNS = DA_RUNS.derive("n2o_random_gossip_runs", gossip=Choice(("edge", "m
     locator="Appendix B, eq. (8)",
     statement=r"Under double stochasticity of W, \bar z(\tau+1) = \bar z(\tau) + \frac1N "
               r"\sum_n g_n(\tau) for the N2O iterates, for static W (14), its lazy version, and "
-              r"random gossip W(\tau) (Appendix E).",
+              r"random gossip W(\tau) (Appendix E), and a non-symmetric doubly stochastic W.",
     kind=Kind.IDENTITY,
-    family=DA_RUNS.derive("n2o_runs_any_gossip",
-                          gossip=Choice(("max_degree", "lazy", "edge", "matching"))),
+    family=dataclasses.replace(
+        DA_RUNS.derive("n2o_runs_any_gossip",
+                       gossip=Choice(("max_degree", "lazy", "edge", "matching", "nonsymmetric"))),
+        corners=(*DA_RUNS.corners, {"gossip": "nonsymmetric", "n": 5, "T": 20})),
     tolerance=Tolerance(rtol=0.0, atol=1e-12,
                         why="the residual is a sum of T rounding errors of size eps*(|z|+|g|) "
                             "with |z| <= T L: allowance 1e-12 * T * (1 + L) per unit"),
