@@ -29,7 +29,10 @@ def test_two_layer_relu_matches_formula():
 def test_energy_policy_is_a_team_policy(setup):
     system, net, _ = setup
     probs = nac.energy_team_policy(net, system.space, tau=1.0)
+    assert float(probs.min()) >= 0.0
     nac.to_team_policy(probs, system.space)  # validates normalisation per (s, N mu(s))
+    with pytest.raises(ValueError):
+        nac.to_team_policy(probs * 1.5, system.space)  # no longer normalised
 
 
 def test_centered_feature_is_score_over_tau(setup):
