@@ -56,47 +56,42 @@ def close(measured: ArrayLike, expected: ArrayLike, tol: Tolerance = EXACT, what
     )
 
 
+_ROUNDING = Tolerance(rtol=1e-9, atol=1e-12, why="float64 rounding of both sides")
+
+
+def _inequality(lhs: ArrayLike, rhs: ArrayLike, tol: Tolerance | None, what: str, upper: bool) -> Result:
+    """Shared body of :func:`at_most` (``upper``) and :func:`at_least`: elementwise slack with a
+    rounding allowance ``atol + rtol*|rhs|``, tightness as the largest lhs/rhs (rhs/lhs)."""
+    tol = tol or _ROUNDING
+    lv, rv = (a.ravel() for a in np.broadcast_arrays(_arr(lhs), _arr(rhs)))
+    if not (np.all(np.isfinite(lv)) and np.all(np.isfinite(rv))):
+        return Result(False, f"{what}: non-finite values", ratio=math.inf)
+    small, big = (lv, rv) if upper else (rv, lv)  # the statement is small <= big
+    slack = big - small + tol.atol + tol.rtol * np.abs(rv)
+    i = int(np.argmin(slack))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(big > 0, small / big, np.where(small <= big, 0.0, np.inf))
+    ratio = float(np.max(ratios))
+    ok = bool(slack[i] >= 0)
+    sign = ("<=" if ok else ">") if upper else (">=" if ok else "<")
+    detail = f"{what}: lhs {lv[i]:.6g} {sign} rhs {rv[i]:.6g}"
+    metrics = {"min_slack": float(slack[i])}
+    if upper:
+        detail += f" (max lhs/rhs {ratio:.4g})"
+        metrics["max_lhs_over_rhs"] = ratio
+    return Result(ok, detail, ratio=ratio if ok or ratio > 1 else 1.0 + float(-slack[i]), metrics=metrics)
+
+
 def at_most(lhs: ArrayLike, rhs: ArrayLike, tol: Tolerance | None = None, what: str = "") -> Result:
     r"""Inequality :math:`\mathrm{lhs} \le \mathrm{rhs}` elementwise, up to a rounding
     allowance ``atol + rtol*|rhs|``; ``ratio`` is the largest ``lhs/rhs`` (tightness)."""
-    tol = tol or Tolerance(rtol=1e-9, atol=1e-12, why="float64 rounding of both sides")
-    lv, rv = (a.ravel() for a in np.broadcast_arrays(_arr(lhs), _arr(rhs)))
-    if not (np.all(np.isfinite(lv)) and np.all(np.isfinite(rv))):
-        return Result(False, f"{what}: non-finite values", ratio=math.inf)
-    slack = rv + tol.atol + tol.rtol * np.abs(rv) - lv
-    i = int(np.argmin(slack))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = np.where(rv > 0, lv / rv, np.where(lv <= rv, 0.0, np.inf))
-    ratio = float(np.max(ratios))
-    ok = bool(slack[i] >= 0)
-    return Result(
-        ok,
-        f"{what}: lhs {lv.flat[i]:.6g} {'<=' if ok else '>'} rhs {rv.flat[i]:.6g} "
-        f"(max lhs/rhs {ratio:.4g})",
-        ratio=ratio if ok or ratio > 1 else 1.0 + float(-slack[i]),
-        metrics={"min_slack": float(slack[i]), "max_lhs_over_rhs": ratio},
-    )
+    return _inequality(lhs, rhs, tol, what, upper=True)
 
 
 def at_least(lhs: ArrayLike, rhs: ArrayLike, tol: Tolerance | None = None, what: str = "") -> Result:
-    r""":math:`\mathrm{lhs} \ge \mathrm{rhs}`, i.e. ``at_most(-lhs, -rhs)`` with the ratio
-    reported as ``rhs/lhs``."""
-    tol = tol or Tolerance(rtol=1e-9, atol=1e-12, why="float64 rounding of both sides")
-    lv, rv = (a.ravel() for a in np.broadcast_arrays(_arr(lhs), _arr(rhs)))
-    if not (np.all(np.isfinite(lv)) and np.all(np.isfinite(rv))):
-        return Result(False, f"{what}: non-finite values", ratio=math.inf)
-    slack = lv - rv + tol.atol + tol.rtol * np.abs(rv)
-    i = int(np.argmin(slack))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = np.where(lv > 0, rv / lv, np.where(rv <= lv, 0.0, np.inf))
-    ratio = float(np.max(ratios))
-    ok = bool(slack[i] >= 0)
-    return Result(
-        ok,
-        f"{what}: lhs {lv.flat[i]:.6g} {'>=' if ok else '<'} rhs {rv.flat[i]:.6g}",
-        ratio=ratio if ok or ratio > 1 else 1.0 + float(-slack[i]),
-        metrics={"min_slack": float(slack[i])},
-    )
+    r""":math:`\mathrm{lhs} \ge \mathrm{rhs}` elementwise (the mirror of :func:`at_most`), with the
+    ratio reported as the largest ``rhs/lhs``."""
+    return _inequality(lhs, rhs, tol, what, upper=False)
 
 
 def holds(condition: bool, detail: str) -> Result:
