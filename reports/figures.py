@@ -9,10 +9,69 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
+
+
+def _field(grid: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ma.MaskedArray]:
+    """x, y and the masked z of a :class:`verify.model.Grid` given as JSON data ("nan" -> blank)."""
+    x = np.array([float(v) for v in grid["x"]])
+    y = np.array([float(v) for v in grid["y"]])
+    z = np.array([[float(v) for v in row] for row in grid["z"]], dtype=float)
+    return x, y, np.ma.masked_invalid(z)
+
+
+def _grid_svg(fig: dict[str, Any]) -> str:
+    """Contour or heatmap figures: one panel per grid, series overlaid as markers."""
+    grids = fig["grids"]
+    n = len(grids)
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    f, axes = plt.subplots(rows, cols, figsize=(min(3.2 * cols, 13.0), 2.9 * rows), dpi=100, squeeze=False)
+    try:
+        for k, ax in enumerate(axes.ravel()):
+            if k >= n:
+                ax.axis("off")
+                continue
+            x, y, z = _field(grids[k])
+            if fig["kind"] == "contour":
+                finite = z.compressed()
+                if finite.size and np.ptp(finite) > 1e-12 * max(1.0, float(np.abs(finite).max())):
+                    cs = ax.contourf(x, y, z, levels=14, cmap="viridis")
+                    ax.contour(x, y, z, levels=14, colors="k", linewidths=0.3)
+                else:  # a constant field has no level sets
+                    cs = ax.pcolormesh(x, y, z, cmap="viridis", shading="auto")
+            else:
+                cs = ax.imshow(z, cmap="magma", origin="upper", aspect="equal",
+                               extent=(x[0] - 0.5, x[-1] + 0.5, y[-1] + 0.5, y[0] - 0.5))
+            f.colorbar(cs, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=6)
+            for s in fig.get("series", []):
+                ax.plot([float(v) for v in s["x"]], [float(v) for v in s["y"]], s.get("style") or "r*",
+                        ms=8, label=s["label"])
+            ax.set_title(grids[k]["label"], fontsize=8)
+            ax.set_xlabel(fig.get("xlabel", ""), fontsize=7)
+            ax.set_ylabel(fig.get("ylabel", ""), fontsize=7)
+            ax.tick_params(labelsize=6)
+            if k == 0 and fig.get("series"):
+                ax.legend(fontsize=6, loc="best")
+        f.suptitle(fig.get("title", ""), fontsize=9)
+        f.tight_layout()
+        return _svg(f)
+    finally:
+        plt.close(f)
+
+
+def _svg(f: Any) -> str:
+    buf = io.StringIO()
+    f.savefig(buf, format="svg", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
+    svg = buf.getvalue()
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
 
 
 def figure_svg(fig: dict[str, Any]) -> str:
     """An SVG string (no XML header) for one figure given as JSON data."""
+    if fig.get("kind") in ("contour", "heatmap"):
+        return _grid_svg(fig)
     f, ax = plt.subplots(figsize=(6.0, 3.4), dpi=100)
     try:
         kind = fig.get("kind", "lines")
@@ -48,10 +107,6 @@ def figure_svg(fig: dict[str, Any]) -> str:
         if handles and len(handles) <= 10:
             ax.legend(fontsize=7)
         f.tight_layout()
-        buf = io.StringIO()
-        f.savefig(buf, format="svg", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
+        return _svg(f)
     finally:
         plt.close(f)
-    svg = buf.getvalue()
-    start = svg.find("<svg")
-    return svg[start:] if start >= 0 else svg

@@ -90,11 +90,39 @@ class Series:
 
 
 @dataclass(frozen=True)
+class Grid:
+    """A scalar field sampled on a rectangular grid: ``z[i][j]`` is the value at ``(x[j], y[i])``.
+
+    Used by the ``contour`` and ``heatmap`` figure kinds; a NaN cell is drawn blank (a wall, an
+    unreachable state).
+    """
+
+    label: str
+    x: list[float]
+    y: list[float]
+    z: list[list[float]]
+
+    def __post_init__(self) -> None:
+        if len(self.z) != len(self.y) or any(len(row) != len(self.x) for row in self.z):
+            shape = (len(self.z), sorted({len(row) for row in self.z}))
+            raise ValueError(f"grid {self.label!r}: z must have len(y)={len(self.y)} rows of "
+                             f"len(x)={len(self.x)} values, got rows/lengths {shape}")
+        if not self.x or not self.y:
+            raise ValueError(f"grid {self.label!r} is empty")
+
+
+FIGURE_KINDS = ("lines", "hist", "scatter", "contour", "heatmap")
+
+
+@dataclass(frozen=True)
 class Figure:
     """A plot described as data; ``reports`` renders it (claims never import matplotlib).
 
-    ``kind`` is ``lines`` (series against x), ``hist`` (values of the first series' y) or
-    ``scatter``.  ``hlines`` / ``vlines`` are reference lines such as a theorem's bound.
+    ``kind`` is ``lines`` (series against x), ``hist`` (values of the first series' y),
+    ``scatter``, ``contour`` (filled contours of each grid, one panel per grid, with the
+    series drawn on every panel as markers, e.g. stationary points) or ``heatmap`` (one
+    panel per grid, row 0 at the top as in a gridworld picture).  ``hlines`` / ``vlines``
+    are reference lines such as a theorem's bound.
     """
 
     title: str
@@ -106,6 +134,13 @@ class Figure:
     logy: bool = False
     hlines: tuple[tuple[float, str], ...] = ()
     vlines: tuple[tuple[float, str], ...] = ()
+    grids: tuple[Grid, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in FIGURE_KINDS:
+            raise ValueError(f"figure {self.title!r}: kind {self.kind!r} is not one of {FIGURE_KINDS}")
+        if self.kind in ("contour", "heatmap") and not self.grids:
+            raise ValueError(f"figure {self.title!r}: kind {self.kind!r} needs at least one grid")
 
     def to_json(self) -> dict[str, Any]:
         return _clean(asdict(self))

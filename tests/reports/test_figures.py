@@ -1,0 +1,53 @@
+"""Figure data -> SVG: every kind renders, grids round-trip through JSON, bad grids are refused."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from reports.figures import figure_svg
+from verify.model import Figure, Grid, Series
+
+
+def _peaks() -> Grid:
+    x = np.linspace(0.0, 2.0, 21)
+    y = np.linspace(0.0, 3.0, 31)
+    z = np.sin(x)[None, :] * np.cos(y)[:, None]
+    return Grid("f_m", x.tolist(), y.tolist(), z.tolist())
+
+
+def test_contour_marks_points_and_survives_json() -> None:
+    fig = Figure("Fig. 2a", "x1", "x2", (Series("stationary", [0.0, 1.0], [0.0, 2.0], style="r*"),),
+                 kind="contour", grids=(_peaks(),))
+    data = json.loads(json.dumps(fig.to_json()))
+    svg = figure_svg(data)
+    assert svg.startswith("<svg")
+    assert "stationary" in svg and "f_m" in svg  # legend and panel title rendered as text
+
+
+def test_heatmap_panels_with_blank_cells() -> None:
+    z = [[1.0, float("nan")], [0.5, 0.0]]
+    grids = tuple(Grid(f"robot {i}", [0.0, 1.0], [0.0, 1.0], z) for i in (1, 2, 3, 4, 5))
+    fig = Figure("Fig. 6", "column", "row", (), kind="heatmap", grids=grids)
+    data = json.loads(json.dumps(fig.to_json()))
+    assert data["grids"][0]["z"][0][1] in ("nan", None) or math.isnan(data["grids"][0]["z"][0][1])
+    svg = figure_svg(data)
+    for i in (1, 2, 3, 4, 5):
+        assert f"robot {i}" in svg
+    # a constant field is still drawable as a contour figure (no level sets)
+    flat = Figure("flat", "x", "y", (), kind="contour", grids=(Grid("c", [0.0, 1.0], [0.0, 1.0], [[2.0, 2.0]] * 2),))
+    assert figure_svg(flat.to_json()).startswith("<svg")
+
+
+def test_bad_grids_and_kinds_are_refused() -> None:
+    with pytest.raises(ValueError, match="rows"):
+        Grid("g", [0.0, 1.0], [0.0], [[1.0]])
+    with pytest.raises(ValueError, match="empty"):
+        Grid("g", [], [], [])
+    with pytest.raises(ValueError, match="needs at least one grid"):
+        Figure("t", "x", "y", (), kind="heatmap")
+    with pytest.raises(ValueError, match="not one of"):
+        Figure("t", "x", "y", (), kind="pie")
