@@ -22,7 +22,7 @@ from solvers.mdp import TabularMDP, policy_value_extended, random_mdp, value_hes
 from verify import checks
 from verify.claims import Paper
 from verify.families import Choice, Family, Float, Int
-from verify.model import Expect, Figure, Kind, Result, Series, Tier, Tolerance
+from verify.model import Expect, Figure, Grid, Kind, Result, Series, Tier, Tolerance
 
 PAPER = Paper(
     "incentive_design",
@@ -1062,6 +1062,32 @@ def example1_direct_fm(inst: Any, solvers: Any) -> Result:
     return checks.close(comp, paper, EXACT, "f_m on the grid")
 
 
+def _grid_local_maxima(g: np.ndarray, F: np.ndarray) -> list[tuple[float, float]]:
+    """Grid points (x1, x2) = (g[i], g[j]) where ``F[i, j]`` is >= all 8 feasible neighbours."""
+    found = []
+    for i in range(len(g)):
+        for j in range(len(g)):
+            nb = [F[i + di, j + dj] for di in (-1, 0, 1) for dj in (-1, 0, 1)
+                  if (di or dj) and 0 <= i + di < len(g) and 0 <= j + dj < len(g)]
+            if all(F[i, j] >= v - 1e-12 for v in nb):
+                found.append((float(g[i]), float(g[j])))
+    return found
+
+
+def _fm_contour(title: str, g: np.ndarray, F: np.ndarray,
+                marks: tuple[tuple[str, list[tuple[float, float]], str], ...]) -> Figure:
+    """Figure 2-style contour plot of f_m over (x1, x2) (``F[i, j]`` = f_m(g[i], g[j])) with
+    marked points (label, points, matplotlib style)."""
+    grid = [float(v) for v in g]
+    return Figure(title, "x1", "x2",
+                  tuple(Series(label, [p[0] for p in pts], [p[1] for p in pts], style=style)
+                        for label, pts, style in marks if pts),
+                  kind="contour", grids=(Grid("f_m(x1, x2)", grid, grid, F.T.tolist()),))
+
+
+EXAMPLE1_STATIONARY = ((0.0, 0.0), (1.0, 0.0), (0.0, 2.0), (1.0, 2.0))
+
+
 @PAPER.claim(
     locator="Example 1 (Section 3.3): stationary points of f_m (Figure 2a)",
     statement=r"The stationary points of f_m (direct) are (0,0), (1,0), (0,2) and (1,2).",
@@ -1070,7 +1096,8 @@ def example1_direct_fm(inst: Any, solvers: Any) -> Result:
     reading="Stationary = local maximum of f_m on x >= 0 (f_m is piecewise linear with slope "
             "(-1,-1) between its jumps, so gradient-type stationarity only happens at corners "
             "and jump points); checked on the grid: the local maxima over the 8 feasible "
-            "neighbours at spacing h (and at spacing h/10) are exactly these four points.",
+            "neighbours at the family's spacing h (0.25 and 0.1; the grid always contains the "
+            "kinks 1 and 2) are exactly these four points.",
     n={"fast": 0, "full": 2},
     uses=("incentive_optimistic_value",),
 )
@@ -1079,17 +1106,11 @@ def example1_stationary_points(inst: Any, solvers: Any) -> Result:
     g = _grid(inst.h)
     F = np.array([[solvers.incentive_optimistic_value(prob, np.array([a, b]))[0] for b in g]
                   for a in g])
-    found = []
-    for i in range(len(g)):
-        for j in range(len(g)):
-            nb = [F[i + di, j + dj] for di in (-1, 0, 1) for dj in (-1, 0, 1)
-                  if (di or dj) and 0 <= i + di < len(g) and 0 <= j + dj < len(g)]
-            if all(F[i, j] >= v - 1e-12 for v in nb):
-                found.append((float(g[i]), float(g[j])))
-    expected = {(0.0, 0.0), (1.0, 0.0), (0.0, 2.0), (1.0, 2.0)}
-    fig = Figure("Example 1: f_m (direct) on x2 = 2 slice", "x1", "f_m",
-                 (Series("f_m(x1, 2)", [float(v) for v in g],
-                         [float(F[i, int(np.argmin(np.abs(g - 2.0)))]) for i in range(len(g))]),))
+    found = _grid_local_maxima(g, F)
+    expected = set(EXAMPLE1_STATIONARY)
+    fig = _fm_contour("Example 1 (Fig. 2a): f_m, direct parameterisation", g, F,
+                      (("local maxima found", found, "r*"),
+                       ("paper's stationary points", list(EXAMPLE1_STATIONARY), "wx")))
     return Result(set(found) == expected, f"local maxima on the grid: {sorted(found)}",
                   ratio=0.0 if set(found) == expected else math.inf, figures=[fig])
 
@@ -1125,6 +1146,9 @@ def example1_softmax_formulas(inst: Any, solvers: Any) -> Result:
     res = Result.all(checks.close(err_p, np.zeros(len(err_p)), EXACT, "p1, p2"),
                      checks.close(comp, paper, EXACT, "f_m softmax"))
     F = np.array(comp).reshape(len(g), len(g))
+    res.figures.append(_fm_contour(
+        f"Example 1 (Fig. 2b): f_m, softmax tau = {tau:g}", g, F,
+        (("local maxima on the grid", _grid_local_maxima(g, F), "r*"),)))
     res.figures.append(Figure(
         "Example 1 (Fig. 2b): softmax f_m slices", "x1", "f_m",
         tuple(Series(f"x2 = {g[j]:.2f}", [float(v) for v in g], [float(v) for v in F[:, j]])
@@ -1348,7 +1372,7 @@ def theorem1_rate_projected_tangent(inst: Any, solvers: Any) -> Result:
 def _build_section4(params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     del rng
     spec = inc.GridworldSpec()
-    return {"problem": inc.gridworld(spec), "iterations": int(params["iterations"]),
+    return {"problem": inc.gridworld(spec), "layout": spec.layout, "iterations": int(params["iterations"]),
             "inits": tuple(params["inits"]), "kinds": tuple(params["kinds"]),
             "xi": float(params["xi"]), "eta": float(params["eta"]), "tau": float(params["tau"]),
             "epsilon": float(params["epsilon"]), "xi_softmax": float(params["xi_softmax"])}
@@ -1379,6 +1403,7 @@ def _run_section4(inst: Any, solvers: Any) -> tuple[list[dict[str, Any]], list[A
     rows, trs, figs = [], [], []
     for kind in inst.kinds:
         par = inc.Parameterisation(kind, inst.tau)
+        runs = []
         for init in inst.inits:
             if kind == "direct":
                 th = inc.gridworld_initial_policies(prob, z0, init, epsilon=inst.epsilon)
@@ -1398,17 +1423,52 @@ def _run_section4(inst: Any, solvers: Any) -> tuple[list[dict[str, Any]], list[A
                          "drift": float(np.abs(tr.z[-1] - tr.z[-1 - tail]).max()),
                          "q_change": float(abs(tr.q[-1] - tr.q[-1 - tail]))})
             trs.append(tr)
-            it = list(range(K + 1))[:: max(1, K // 200)]
-            figs.append(Figure(f"Section 4 ({kind}, init {init}): payments (Fig. 4)", "iteration",
-                               "x", (Series("x1 (robot 1 at (4,5))", it, [float(v) for v in tr.z[it, 0]]),
-                                     Series("x2 (robot 2 at (1,4))", it, [float(v) for v in tr.z[it, 1]]))))
-            figs.append(Figure(f"Section 4 ({kind}, init {init}): feasibility and objective (Fig. 5)",
-                               "iteration", "value",
-                               (Series("q (feasibility)", it, [float(v) for v in tr.q[it]]),
-                                Series("f (objective)", it, [float(v) for v in tr.f[it]]),
-                                Series("V (leader value)", it,
-                                       [float(v) for v in tr.leader_value[it]]))))
+            runs.append((init, tr))
+        figs.extend(_section4_figures(prob, inst.layout, kind, runs, solvers))
     return rows, trs, figs, baseline
+
+
+def _section4_figures(prob: inc.IncentiveProblem, layout: tuple[str, ...], kind: str,
+                      runs: list[tuple[int, Any]], solvers: Any) -> list[Figure]:
+    """Figures 4-6 of Section 4 for one parameterisation: payments of every initialisation,
+    feasibility/objective traces and occupancy heatmaps for initialisation 2 (the paper's
+    choice; the first run if 2 was not run)."""
+    K = len(runs[0][1].f) - 1
+    it = list(range(K + 1))[:: max(1, K // 200)]
+    fig4 = Figure(f"Section 4 ({kind}): side payments from each initialisation (Fig. 4)", "iteration",
+                  "payment", tuple(
+                      Series(f"x{j + 1} (init {init})", it, [float(v) for v in tr.z[it, j]],
+                             style=("-", "--")[j])
+                      for init, tr in runs for j in range(tr.z.shape[1])))
+    init, tr = next(((i, t) for i, t in runs if i == 2), runs[0])
+    fig5 = Figure(f"Section 4 ({kind}, init {init}): feasibility and objective (Fig. 5)",
+                  "iteration", "value",
+                  (Series("q (feasibility)", it, [float(v) for v in tr.q[it]]),
+                   Series("f (objective)", it, [float(v) for v in tr.f[it]]),
+                   Series("V (leader value)", it, [float(v) for v in tr.leader_value[it]])))
+    return [fig4, fig5, _occupancy_heatmaps(prob, layout, kind, init, tr.z[0], tr.z[-1], solvers)]
+
+
+def _occupancy_heatmaps(prob: inc.IncentiveProblem, layout: tuple[str, ...], kind: str, init: int,
+                        z_first: np.ndarray, z_last: np.ndarray, solvers: Any) -> Figure:
+    """Figure 6: each robot's discounted state occupancy under its optimal policy for the
+    payments of the first and of the last iterate (Sink omitted), drawn on the grid."""
+    rows_, cols = len(layout), len(layout[0])
+    grids = []
+    for i, f in enumerate(prob.followers):
+        for tag, z in (("first", z_first), ("last", z_last)):
+            occ = solvers.incentive_follower_optimum(f, prob.payments(z)[i]).occupancy.sum(axis=1)
+            grids.append(Grid(f"{prob.names[i]}, {tag} iterate (x = {z[0]:.2f}, {z[1]:.2f})",
+                              [float(c) for c in range(cols)], [float(r) for r in range(rows_)],
+                              occ[: rows_ * cols].reshape(rows_, cols).tolist()))
+    cells = {code: [(float(c), float(r)) for r, row in enumerate(layout) for c, ch in enumerate(row)
+                    if ch == code] for code in "FGX"}
+    marks = tuple(Series(label, [p[0] for p in cells[code]], [p[1] for p in cells[code]], style=style)
+                  for code, label, style in (("F", "F: less-desired goal (+8)", "c^"),
+                                             ("G", "G: goal (+10)", "g*"), ("X", "X: fire (-5)", "rx")))
+    return Figure(f"Section 4 ({kind}, init {init}): occupancy of each robot's optimal policy "
+                  "with side payments, first and last iteration (Fig. 6)", "column", "row", marks,
+                  kind="heatmap", grids=tuple(grids))
 
 
 def _table(rows: list[dict[str, Any]]) -> str:

@@ -243,6 +243,9 @@ def local_search(
     return found
 
 
+MAX_FIGURES = 6  # per claim in a report (each is inline SVG)
+
+
 def _ratio_figure(claim: Claim, outcomes: list[Outcome]) -> Figure | None:
     ratios = [o.result.ratio for o in outcomes
               if o.result is not None and o.result.ratio is not None and math.isfinite(o.result.ratio)]
@@ -336,7 +339,7 @@ def evaluate(
     figures: list[Figure] = []
     if focus is not None and focus.result is not None:
         metrics.update(focus.result.metrics)
-        figures.extend(focus.result.figures[:4])
+        figures.extend(focus.result.figures[:MAX_FIGURES])
         if verdict == Verdict.HOLDS and tightness is not None:
             summary += f"; tightness (max ratio) {tightness:.4g} at {focus.params}"
     if verdict == Verdict.HOLDS and focus is not None and focus.result is not None and focus.result.detail:

@@ -292,6 +292,11 @@ class Evidence:
                     f.get("logy", False),
                     tuple(tuple(h) for h in f.get("hlines", ())),  # type: ignore[misc]
                     tuple(tuple(v) for v in f.get("vlines", ())),  # type: ignore[misc]
+                    tuple(
+                        Grid(g["label"], [float(v) for v in g["x"]], [float(v) for v in g["y"]],
+                             [[float(v) for v in row] for row in g["z"]])
+                        for g in f.get("grids", ())
+                    ),
                 )
             )
         return Evidence(

@@ -51,3 +51,15 @@ def test_bad_grids_and_kinds_are_refused() -> None:
         Figure("t", "x", "y", (), kind="heatmap")
     with pytest.raises(ValueError, match="not one of"):
         Figure("t", "x", "y", (), kind="pie")
+
+
+def test_grid_figures_survive_the_evidence_round_trip() -> None:
+    from verify.model import Evidence, Verdict
+
+    fig = Figure("Fig. 6", "column", "row", (Series("fire", [1.0], [0.0], style="rx"),), kind="heatmap",
+                 grids=(Grid("robot 1", [0.0, 1.0], [0.0], [[0.25, float("nan")]]),))
+    ev = Evidence(claim="p.c", verdict=Verdict.HOLDS, summary="", figures=[fig])
+    back = Evidence.from_json(json.loads(json.dumps(ev.to_json())))
+    (g,) = back.figures[0].grids
+    assert back.figures[0].kind == "heatmap" and g.z[0][0] == 0.25 and math.isnan(g.z[0][1])
+    assert figure_svg(back.figures[0].to_json()).startswith("<svg")
