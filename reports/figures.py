@@ -37,6 +37,7 @@ def _grid_svg(fig: dict[str, Any]) -> str:
                 finite = z.compressed()
                 if finite.size and np.ptp(finite) > 1e-12 * max(1.0, float(np.abs(finite).max())):
                     cs = ax.contourf(x, y, z, levels=14, cmap="viridis")
+                    cs.set_rasterized(True)  # keeps the inline SVG small
                     ax.contour(x, y, z, levels=14, colors="k", linewidths=0.3)
                 else:  # a constant field has no level sets
                     cs = ax.pcolormesh(x, y, z, cmap="viridis", shading="auto")

@@ -30,6 +30,7 @@ from solvers.registry import reference
 
 __all__ = [
     "ActorResult",
+    "AscentResult",
     "CriticResult",
     "NeuralNet",
     "centered_feature",
@@ -40,6 +41,7 @@ __all__ = [
     "local_feature_table",
     "ltde_neural_ac",
     "neural_td_critic",
+    "projected_ascent",
     "two_layer_relu",
 ]
 
@@ -350,11 +352,14 @@ def sample_critic_data(system: mf.MeanFieldSystem, team: mf.TeamPolicy, n_steps:
 
 @dataclass(frozen=True)
 class ActorResult:
-    """Trajectory of Algorithm 2: exact J(θ(t)) for t = 1..T_actor (+ final), final θ."""
+    """Trajectory of Algorithm 2: exact J(θ(t)) for t = 1..T_actor (+ final), final θ, and the
+    initial weights θ(0) with the fixed signs b (the centre of :math:`B^{actor}`)."""
 
     returns: np.ndarray
     theta: torch.Tensor
     critic_errors: np.ndarray  # (T_actor, S) L2(nu) errors of the critic
+    theta0: torch.Tensor
+    b: torch.Tensor
 
 
 @reference("neural_actor_critic")
@@ -368,11 +373,12 @@ def ltde_neural_ac(
     tau: float,
     t_actor: int,
     t_critic: int,
-    batch: int,
+    batch: int | None,
     lr_actor: float | None = None,
     critic_radius: float | None = None,
     seed: int = 0,
     sigma_sampling: str = "exact",
+    critic: str = "neural",
 ) -> ActorResult:
     r"""Algorithm 2 (LTDE-Neural-AC) with the critic of Algorithm 1.
 
@@ -381,7 +387,20 @@ def ltde_neural_ac(
     gradient (4.14)
     :math:`\hat g_s=\frac{\tau}{(1-\gamma)B}\sum_l\big[\sum_{y\in N^k_s}Q_y(\zeta^k_{y,l};\bar\omega_y)\big]
     \hat\Phi(\theta,s,\mu_l,h_l)`, ascent step :math:`\eta=T_{actor}^{-1/2}` and projection.
+
+    Noise-free control (not part of the paper's algorithm, used to isolate the optimisation
+    term of (5.3)): ``critic="exact"`` replaces Algorithm 1 by the exact :math:`Q^{\Pi_\theta}_s`
+    (3.10), and ``batch=None`` replaces the B samples by the exact expectation over
+    :math:`\sigma_\theta`. With both and ``k`` = diameter, :math:`\hat g` is the exact policy
+    gradient (4.8) and the iteration is projected gradient ascent on J with step
+    :math:`T_{actor}^{-1/2}`.
     """
+    if critic not in ("neural", "exact"):
+        raise ValueError(f"critic must be 'neural' or 'exact', got {critic!r}")
+    if batch is not None and batch < 1:
+        raise ValueError(f"batch size B must be >= 1 (or None for the exact expectation), got {batch}")
+    if t_actor < 1:
+        raise ValueError(f"T_actor must be >= 1, got {t_actor}")
     space = system.space
     S = space.n_states
     rng = np.random.default_rng(seed)
@@ -400,12 +419,25 @@ def ltde_neural_ac(
         team = to_team_policy(energy_team_policy(cur, space, tau), space)
         tq = mf.team_q(system, team, transition=PN)
         returns.append(float(np.dot(p0, tq.v)))
-        now, nxt, nu = sample_critic_data(system, team, t_critic, 1, int(rng.integers(2**31)), PN)
-        crit = neural_td_critic(X, R_team, dims, now, nxt, system.gamma, width,
-                                critic_radius if critic_radius is not None else radius,
-                                seed=int(rng.integers(2**31)))
-        qv = crit.values[0]  # (S, n_xi)
-        cerrs.append(np.sqrt((nu[None, :] * (qv - tq.q_s.T) ** 2).sum(1)))
+        if critic == "exact":
+            qv = tq.q_s.T
+            cerrs.append(np.zeros(S))
+        else:
+            now, nxt, nu = sample_critic_data(system, team, t_critic, 1,
+                                              int(rng.integers(2**31)), PN)
+            crit = neural_td_critic(X, R_team, dims, now, nxt, system.gamma, width,
+                                    critic_radius if critic_radius is not None else radius,
+                                    seed=int(rng.integers(2**31)))
+            qv = crit.values[0]  # (S, n_xi)
+            cerrs.append(np.sqrt((nu[None, :] * (qv - tq.q_s.T) ** 2).sum(1)))
+        if batch is None:
+            sigma = mf.visitation_measure(system, team, p0, transition=PN)
+            Phi = centered_feature(cur, space, tau)  # (n_xi, S, M, d)
+            weight = qv.T @ mask.T  # (n_xi, S)
+            ghat = tau / (1 - system.gamma) * np.einsum("x,xs,xsmd->smd", sigma, weight, Phi)
+            theta = theta + eta * torch.as_tensor(ghat, dtype=DTYPE)
+            theta = torch.minimum(torch.maximum(theta, theta0 - rad), theta0 + rad)
+            continue
         if sigma_sampling == "exact":
             sigma = mf.visitation_measure(system, team, p0, transition=PN)
             idx = rng.choice(space.n_xi, size=batch, p=sigma / sigma.sum())
@@ -420,7 +452,7 @@ def ltde_neural_ac(
         theta = torch.minimum(torch.maximum(theta, theta0 - rad), theta0 + rad)
     cur = NeuralNet(theta, net.b)
     returns.append(expected_return(system, cur, tau, p0, PN))
-    return ActorResult(np.array(returns), theta, np.array(cerrs))
+    return ActorResult(np.array(returns), theta, np.array(cerrs), theta0, net.b)
 
 
 def _restart_samples(system: mf.MeanFieldSystem, team: mf.TeamPolicy, p0: np.ndarray,
@@ -440,3 +472,63 @@ def _restart_samples(system: mf.MeanFieldSystem, team: mf.TeamPolicy, p0: np.nda
         mu_next = np.where(restart, rng.choice(space.n_mu, size=batch, p=p0), mu_next)
         xi = mf.sample_rows(pol, mu_next, rng)
     return xi
+
+
+# --------------------------------------------------------------------------------------
+# reference optimum of J over B^actor (Theorem 5.10's θ*)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AscentResult:
+    r"""Output of :func:`projected_ascent`: the best J found, its weights, the Frank-Wolfe
+    stationarity gap :math:`\max_{\theta\in B}\nabla J(\tilde\theta)^\top(\theta-\tilde\theta)`
+    (zero exactly at the stationary points of Definition 5.8) and the iterations used."""
+
+    value: float
+    W: torch.Tensor
+    fw_gap: float
+    iterations: int
+
+
+def _fw_gap(g: np.ndarray, W: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    return float((np.maximum(g, 0) * (hi - W) + np.maximum(-g, 0) * (W - lo)).sum())
+
+
+def projected_ascent(system: mf.MeanFieldSystem, theta0: torch.Tensor, b: torch.Tensor,
+                     tau: float, p0: np.ndarray, radius: float, start: torch.Tensor,
+                     step: float, max_iter: int = 1500, patience: int = 100,
+                     tol: float = 1e-7) -> AscentResult:
+    r"""Exact projected gradient ascent on J (4.1) over
+    :math:`B^{actor}=\{\theta:\|\theta_s-\theta_s(0)\|_\infty\le R/\sqrt M\}` (Section 4.3)
+    with the exact gradient (4.8) and a fixed step, keeping the best iterate.
+
+    Stops on a measured stationarity criterion: the Frank-Wolfe gap of Definition 5.8 is at
+    most ``tol`` · max(1, |J|), or the best J improved by less than ``tol`` · max(1, |J|)
+    over the last ``patience`` iterations (J is only piecewise smooth in θ because of the
+    ReLU kinks, so the gap need not reach 0), or ``max_iter`` gradient evaluations.
+    """
+    if step <= 0 or not math.isfinite(step):
+        raise ValueError(f"step must be positive and finite, got {step}")
+    rad = radius / math.sqrt(theta0.shape[1])
+    lo = (theta0 - rad).numpy()
+    hi = (theta0 + rad).numpy()
+    pad = (theta0 == 0).numpy()
+    W = np.clip(start.numpy().copy(), lo, hi)
+    W[pad] = 0.0
+    best = (-math.inf, W, math.inf)
+    history: list[float] = []
+    it = 0
+    while it < max_iter:
+        g, J = exact_policy_gradient(system, NeuralNet(torch.as_tensor(W), b), tau, p0)
+        g[pad] = 0.0
+        fw = _fw_gap(g, W, lo, hi)
+        if J > best[0]:
+            best = (J, W, fw)
+        history.append(best[0])
+        scale = tol * max(1.0, abs(best[0]))
+        if fw <= scale or (len(history) > patience and history[-1] - history[-1 - patience] < scale):
+            break
+        W = np.clip(W + step * g, lo, hi)
+        it += 1
+    return AscentResult(float(best[0]), torch.as_tensor(best[1]), float(best[2]), it)

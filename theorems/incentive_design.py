@@ -1375,23 +1375,26 @@ def _build_section4(params: dict[str, Any], rng: np.random.Generator) -> dict[st
     return {"problem": inc.gridworld(spec), "layout": spec.layout, "iterations": int(params["iterations"]),
             "inits": tuple(params["inits"]), "kinds": tuple(params["kinds"]),
             "xi": float(params["xi"]), "eta": float(params["eta"]), "tau": float(params["tau"]),
-            "epsilon": float(params["epsilon"]), "xi_softmax": float(params["xi_softmax"])}
+            "epsilon": float(params["epsilon"]), "margin": float(params["margin"])}
 
 
 SECTION4_FULL = Family(
     "incentive_section4",
-    {"iterations": Choice((2000,)), "inits": Choice(((1, 2, 3),)),
-     "kinds": Choice((("direct", "softmax"),)), "xi": Choice((0.01,)), "eta": Choice((50.0,)),
-     "tau": Choice((1.0,)), "epsilon": Choice((0.1,)), "xi_softmax": Choice((0.2,))},
+    {"iterations": Choice((4000,)), "inits": Choice(((1, 2, 3),)),
+     "kinds": Choice((("direct",),)), "xi": Choice((0.05,)), "eta": Choice((50.0,)),
+     "tau": Choice((1.0,)), "epsilon": Choice((0.1,)), "margin": Choice((5.0,))},
     _build_section4,
     (),
     "The named fixture GRIDWORLD_LAYOUT_V1 (docs/incentive_design.md), x^(0) = (2, 2), the "
-    "three initialisations of Section 4 (direct: 0.1-soft), direct and softmax (tau = 1), "
-    "Algorithm 1 with the tangent lambda rule.",
+    "three initialisations of Section 4 under direct parameterisation (0.1-soft initial "
+    "policies, as Table 1), Algorithm 1 with the tangent lambda rule, xi = 0.05, eta = 50.",
 )
+SOFTMAX_XI, SOFTMAX_MARGIN, SOFTMAX_ITERATIONS = 0.1, 2.0, 6000
+SECTION4_SOFTMAX = SECTION4_FULL.derive(
+    "incentive_section4_softmax", kinds=("softmax",), inits=(2,), xi=SOFTMAX_XI, margin=SOFTMAX_MARGIN,
+    iterations=SOFTMAX_ITERATIONS)
 SECTION4_FAST = SECTION4_FULL.derive(
-    "incentive_section4_reduced", iterations=150, inits=(2,), kinds=("direct",), xi=0.05,
-    eta=5.0)
+    "incentive_section4_reduced", iterations=150, inits=(2,), xi=0.05, eta=5.0)
 
 
 def _run_section4(inst: Any, solvers: Any) -> tuple[list[dict[str, Any]], list[Any], list[Figure], float]:
@@ -1409,19 +1412,15 @@ def _run_section4(inst: Any, solvers: Any) -> tuple[list[dict[str, Any]], list[A
                 th = inc.gridworld_initial_policies(prob, z0, init, epsilon=inst.epsilon)
             else:
                 th = inc.softmax_logits_for(inc.gridworld_initial_policies(prob, z0, init),
-                                            inst.tau, margin=5.0)
-            xi = inst.xi if kind == "direct" else inst.xi_softmax
-            tr = solvers.incentive_algorithm1(prob, par, z0, th, xi=xi, eta=inst.eta,
+                                            inst.tau, margin=inst.margin)
+            tr = solvers.incentive_algorithm1(prob, par, z0, th, xi=inst.xi, eta=inst.eta,
                                               iterations=inst.iterations, projected_measure=False,
                                               lambda_rule="tangent")
-            K = inst.iterations
-            tail = max(1, K // 10)
             rows.append({"param": kind, "init": init, "x1": float(tr.z[-1, 0]),
                          "x2": float(tr.z[-1, 1]), "feasibility": float(tr.q[-1]),
                          "leader_value": float(tr.leader_value[-1]), "objective": float(tr.f[-1]),
                          "objective_first": float(tr.f[0]), "q_first": float(tr.q[0]),
-                         "drift": float(np.abs(tr.z[-1] - tr.z[-1 - tail]).max()),
-                         "q_change": float(abs(tr.q[-1] - tr.q[-1 - tail]))})
+                         **_final_window(tr)})
             trs.append(tr)
             runs.append((init, tr))
         figs.extend(_section4_figures(prob, inst.layout, kind, runs, solvers))
@@ -1471,7 +1470,32 @@ def _occupancy_heatmaps(prob: inc.IncentiveProblem, layout: tuple[str, ...], kin
                   kind="heatmap", grids=tuple(grids))
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
+def _final_window(tr: Any) -> dict[str, float]:
+    """Statistics of the last 10% of a run (window W) against the 10% before it (W').
+
+    With a constant step, Algorithm 1 on this non-smooth problem (g* is a max over policies)
+    need not converge pointwise: the payments can settle into an oscillation of amplitude
+    O(xi lambda ||grad q||) around a kink.  So the run's limit is summarised by window means
+    (x1_mean, x2_mean, f_mean, V_mean), the worst feasibility in W (q_worst), the oscillation
+    amplitude of the payments in W and the drift of the window means from W' to W."""
+    K = len(tr.f) - 1
+    w = max(1, K // 10)
+    z_w, z_p = tr.z[K + 1 - w:], tr.z[K + 1 - 2 * w: K + 1 - w]
+    return {"x1_mean": float(z_w[:, 0].mean()), "x2_mean": float(z_w[:, 1].mean()),
+            "q_worst": float(tr.q[K + 1 - w:].min()), "f_mean": float(tr.f[K + 1 - w:].mean()),
+            "V_mean": float(tr.leader_value[K + 1 - w:].mean()),
+            "amplitude": float((z_w.max(0) - z_w.min(0)).max()),
+            "mean_drift": float(np.abs(z_w.mean(0) - z_p.mean(0)).max()),
+            "q_progress": float(tr.q[K + 1 - w:].mean() - tr.q[K + 1 - 2 * w: K + 1 - w].mean()),
+            "f_progress": float(tr.f[K + 1 - w:].mean() - tr.f[K + 1 - 2 * w: K + 1 - w].mean())}
+
+
+def _table(rows: list[dict[str, Any]], window: bool = False) -> str:
+    if window:  # Table 1 "after convergence": means over the final 10% of the run
+        return "; ".join(
+            f"[{r['param']} init {r['init']}: x1={r['x1_mean']:.4f} x2={r['x2_mean']:.4f} "
+            f"(amplitude {r['amplitude']:.2g}) feas={r['q_worst']:.3e} V={r['V_mean']:.4f} "
+            f"f={r['f_mean']:.4f}]" for r in rows)
     return "; ".join(
         f"[{r['param']} init {r['init']}: x1={r['x1']:.4f} x2={r['x2']:.4f} "
         f"feas={r['feasibility']:.3e} V={r['leader_value']:.4f} f={r['objective']:.4f}]"
@@ -1481,7 +1505,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
 def _with_metrics(res: Result, rows: list[dict[str, Any]], figs: list[Figure]) -> Result:
     for r in rows:
         tag = f"{r['param']}_init{r['init']}"
-        for k in ("x1", "x2", "feasibility", "leader_value", "objective"):
+        for k in ("x1", "x2", "feasibility", "leader_value", "objective", "x1_mean", "x2_mean",
+                  "q_worst", "V_mean", "f_mean", "amplitude", "mean_drift"):
             res.metrics[f"{tag}_{k}"] = r[k]
     res.figures.extend(figs)
     return res
@@ -1489,12 +1514,14 @@ def _with_metrics(res: Result, rows: list[dict[str, Any]], figs: list[Figure]) -
 
 SECTION4_NOTES = (
     "The paper's digits depend on an unknown layout (Figure 3 is not in the text): compare the "
-    "shape, not the numbers. Step sizes (full: xi = 0.01 direct, 0.2 softmax, eta = 50; reduced: "
-    "xi = 0.05, eta = 5), the tangent lambda rule and 0.1-soft direct initial policies are our "
-    "choices (the paper gives none). Direct policy-gradient "
-    "plateaus make convergence slow: from initialisation 2 robot 1's value gap is ~1.1 after "
-    "500 iterations and still shrinking (pure projected ascent on that follower alone needs "
-    "thousands of steps), so a finite run may not settle."
+    "shape, not the numbers. Step sizes, the tangent lambda rule, 0.1-soft direct initial policies "
+    "and the softmax temperature/initial logits are our choices (the paper gives none); full "
+    "direct: xi = 0.05, eta = 50, 4000 iterations; reduced: xi = 0.05, eta = 5, 150 iterations. "
+    "With xi = 0.01 the direct run from initialisation 2 sits on a policy-gradient plateau "
+    "(q ~ -0.15 from iteration 2000 to 4000), so the step matters. At the limit the payment to "
+    "robot 1 oscillates (amplitude ~0.1) around the value where its optimal route switches to "
+    "(4,5): a constant-step method on a non-smooth q, which is why 'converged' is read on "
+    "window means."
 )
 
 
@@ -1529,34 +1556,63 @@ def section4_experiment_reduced(inst: Any, solvers: Any) -> Result:
               r"parameterisations); Table 1 reported.",
     kind=Kind.STRUCTURE,
     family=SECTION4_FULL,
-    reading="'Settled': payments and q change by < 1e-6 (relative) over the last 10% of the "
-            "run; 'near 0': -q <= 1e-2 (1 + |f^(0)|); 'improves': f^(K) >= the "
-            "objective with followers best-responding to x^(0). A run that has not converged "
-            "is undecided (the statement is about the limit), not a violation.",
+    reading="Constant-step reading of 'converges' (Theorem 1 itself only promises an "
+            "O(sqrt(xi)) neighbourhood of stationarity, and g* is a max, so the payments may "
+            "oscillate around a kink): over the final 10% of the run (window W) the mean "
+            "payments moved by <= 1e-2 (1 + max x) from the previous 10%; the oscillation "
+            "amplitude in W is reported. 'Near 0': the worst q in W satisfies -q <= 1e-2 "
+            "(1 + |f^(0)|). 'Improves': the mean f over W >= the objective with followers "
+            "best-responding to x^(0). A run fails only if it has converged, q has stopped "
+            "rising and it is infeasible or not improved; a run still moving is undecided.",
     expect=Expect.INCONCLUSIVE,
-    notes=SECTION4_NOTES + " Expected INCONCLUSIVE: after 2000 iterations several runs are still "
-          "moving (q rising slowly on a policy-gradient plateau, payments drifting).",
+    notes=SECTION4_NOTES,
     tier=Tier.FULL,
     n={"fast": 1, "full": 1},
     uses=("incentive_algorithm1", "leader_joint_value"),
 )
 def section4_experiment(inst: Any, solvers: Any) -> Result:
+    return _section4_converged(inst, solvers)
+
+
+def _section4_converged(inst: Any, solvers: Any) -> Result:
+    """The full-tier Section 4 verdict (see the claims' ``reading``), one result per run."""
     rows, _, figs, baseline = _run_section4(inst, solvers)
     res = []
     for r in rows:
         tag = f"{r['param']} init {r['init']}"
         scale = 1.0 + abs(r["objective_first"])
-        # settled = the trace has stopped (a slowly rising q on a policy-gradient plateau is
-        # not a limit point, so it is undecided rather than a violation)
-        settled = r["drift"] <= 1e-6 * (1 + max(r["x1"], r["x2"])) and r["q_change"] <= 1e-6 * scale
-        feas = -r["feasibility"] <= 1e-2 * scale
-        better = r["objective"] >= baseline
-        if feas and better:
-            res.append(Result(True, f"{tag}: feasible and improved", ratio=0.0))
-        elif settled:
-            res.append(Result(False, f"{tag}: settled at q = {r['feasibility']:.3g}, "
-                              f"f = {r['objective']:.4g} (baseline {baseline:.4g})", ratio=math.inf))
+        converged = r["mean_drift"] <= 1e-2 * (1.0 + max(r["x1_mean"], r["x2_mean"]))
+        stalled = r["q_progress"] <= 1e-6 * scale
+        feas = -r["q_worst"] <= 1e-2 * scale
+        better = r["f_mean"] >= baseline
+        where = (f"q_worst = {r['q_worst']:.3g}, f = {r['f_mean']:.4g} (baseline {baseline:.4g}), "
+                 f"payment drift {r['mean_drift']:.2g}, amplitude {r['amplitude']:.2g}")
+        if feas and better and converged:
+            res.append(Result(True, f"{tag}: converged, feasible and improved ({where})", ratio=0.0))
+        elif converged and stalled and not (feas and better):
+            res.append(Result(False, f"{tag}: converged and stalled, but "
+                              f"{'infeasible' if not feas else 'not improved'} ({where})", ratio=math.inf))
         else:
-            res.append(Result(None, f"{tag}: not settled after {inst.iterations} iterations "
-                              f"(q = {r['feasibility']:.3g}, drift {r['drift']:.2g})"))
-    return _with_metrics(Result.all(*res, detail="Table 1 format " + _table(rows)), rows, figs)
+            res.append(Result(None, f"{tag}: still moving after {inst.iterations} iterations ({where})"))
+    return _with_metrics(Result.all(*res, detail="Table 1 format (means over the final 10%) "
+                                    + _table(rows, window=True)), rows, figs)
+
+
+@PAPER.claim(
+    locator="Section 4, Figure 5(d)-(f) (softmax parameterisation, initialisation 2)",
+    statement=r"Under softmax parameterisation, from initialisation (2) Algorithm 1 converges, the "
+              r"final policies satisfy the constraint (q near 0) and the leader's objective improves.",
+    kind=Kind.STRUCTURE,
+    family=SECTION4_SOFTMAX,
+    reading="As section4_experiment (same convergence, feasibility and improvement rules), with "
+            "tau = 1 and initial logits margin * (deterministic initialisation-2 policy). q = 0 "
+            "needs deterministic follower policies, which softmax reaches only as theta -> "
+            "infinity, so 'near 0' is the same 1e-2 (1 + |f^(0)|) band as for direct.",
+    expect=Expect.INCONCLUSIVE,
+    notes=SECTION4_NOTES,
+    tier=Tier.FULL,
+    n={"fast": 1, "full": 1},
+    uses=("incentive_algorithm1", "leader_joint_value"),
+)
+def section4_experiment_softmax(inst: Any, solvers: Any) -> Result:
+    return _section4_converged(inst, solvers)

@@ -112,10 +112,16 @@ def compare(sub: Any, ref: Any, path: str = "output") -> tuple[float, str | None
             return math.inf, f"{path}: wrong shape {sub.shape}, expected {r.shape}"
         if r.dtype.kind == "f" and sub.dtype.kind not in "f":
             return math.inf, f"{path}: wrong dtype {sub.dtype}, expected a float array ({r.dtype})"
-        if sub.dtype.kind in "fc" and not np.all(np.isfinite(sub)):
+        # NaN/inf is a fault where the reference is finite; where the reference itself is
+        # NaN (a quantity not computed, e.g. an unrequested measure) the substitute must match it
+        ref_finite = np.isfinite(r) if r.dtype.kind in "fc" else np.ones(r.shape, dtype=bool)
+        if sub.dtype.kind in "fc" and not np.all(np.isfinite(sub)[ref_finite]):
             return math.inf, f"{path}: contains NaN or inf"
-        if r.size == 0:
+        if sub.dtype.kind in "fc" and r.dtype.kind in "fc" and np.any(np.isfinite(sub)[~ref_finite]):
+            return math.inf, f"{path}: finite where the reference is NaN or inf"
+        if r.size == 0 or not ref_finite.any():
             return 0.0, None
+        r, sub = r[ref_finite], sub[ref_finite]
         scale = float(np.max(np.abs(r))) if r.dtype.kind in "fciu" else 1.0
         diff = float(np.max(np.abs(sub.astype(float) - r.astype(float)))) if r.dtype.kind in "fciub" else 0.0
         return diff / max(scale, 1e-300) if scale > 0 else diff, None

@@ -99,3 +99,37 @@ def test_critic_on_cuda(setup):
     a = nac.neural_td_critic(X, mf.team_rewards(system), dims, now, nxt, 0.8, 8, 1.0)
     b = nac.neural_td_critic(X, mf.team_rewards(system), dims, now, nxt, 0.8, 8, 1.0, device="cuda")
     assert np.allclose(a.values, b.values, atol=1e-8)
+
+
+def test_exact_control_is_projected_gradient_ascent(setup):
+    system, _, p0 = setup
+    k = system.graph.diameter
+    res = nac.ltde_neural_ac(system, p0, k=k, width=8, radius=1.0, tau=1.0, t_actor=4,
+                             t_critic=1, batch=None, critic="exact", seed=3)
+    W = res.theta0.clone()
+    rad = 1.0 / np.sqrt(8)
+    for _ in range(4):
+        g, _ = nac.exact_policy_gradient(system, nac.NeuralNet(W, res.b), 1.0, p0)
+        W = torch.clamp(W + 0.5 * torch.as_tensor(g), res.theta0 - rad, res.theta0 + rad)
+    assert torch.allclose(res.theta, W, rtol=1e-10, atol=1e-12)
+    assert np.all(res.critic_errors == 0)
+
+
+def test_actor_rejects_bad_batch_and_critic(setup):
+    system, _, p0 = setup
+    kw = dict(k=1, width=4, radius=1.0, tau=1.0, t_actor=1, t_critic=10)
+    with pytest.raises(ValueError, match="batch"):
+        nac.ltde_neural_ac(system, p0, batch=0, **kw)
+    with pytest.raises(ValueError, match="critic"):
+        nac.ltde_neural_ac(system, p0, batch=4, critic="oracle", **kw)
+
+
+def test_projected_ascent_improves_and_stays_in_ball(setup):
+    system, net, p0 = setup
+    J0 = nac.expected_return(system, net, 1.0, p0)
+    a = nac.projected_ascent(system, net.W, net.b, 1.0, p0, 1.0, net.W, step=20.0, max_iter=60)
+    assert a.value >= J0 and a.iterations <= 60 and a.fw_gap >= 0
+    assert float((a.W - net.W).abs().max()) <= 1.0 / np.sqrt(16) + 1e-12
+    assert np.isclose(nac.expected_return(system, nac.NeuralNet(a.W, net.b), 1.0, p0), a.value)
+    with pytest.raises(ValueError, match="step"):
+        nac.projected_ascent(system, net.W, net.b, 1.0, p0, 1.0, net.W, step=-1.0)

@@ -22,6 +22,7 @@ HEAVY = {f"{PAPER}.{n}" for n in (
     "prop2_smoothness_softmax", "prop2_smoothness_softmax_unit", "example1_direct_fm",
     "remark1_strong_stackelberg", "theorem1_rate_definition1", "theorem1_rate_projected",
     "theorem1_rate_projected_tangent", "section4_experiment", "section4_experiment_reduced",
+    "section4_experiment_softmax",
     "eq12_eq13_constraint_gradients", "corollary2_lipschitz_gradients",
 )}
 
@@ -39,6 +40,7 @@ def test_paper_lists_every_required_claim() -> None:
         "eq17_performance_difference_bound", "example1_direct_fm", "example1_stationary_points",
         "example1_softmax_formulas", "remark1_strong_stackelberg", "theorem1_rate_definition1",
         "section4_experiment", "section4_experiment_reduced", "eq8_reinforce_unbiased",
+        "section4_experiment_softmax",
     }
     assert required <= ids
 
@@ -108,3 +110,24 @@ def test_section4_fixture_is_named_and_documented() -> None:
     g = inc.gridworld()
     assert g.names == ("robot 1", "robot 2")
     assert np.isclose(g.w, 0.1)
+
+
+def _frozen_algorithm1(prob, par, z0, theta0, *, xi, eta, iterations, projected_measure,  # type: ignore[no-untyped-def]
+                       lambda_rule):
+    """Planted bug: an Algorithm 1 that never moves from its initial iterate."""
+    tr = inc.algorithm1(prob, par, z0, theta0, xi=xi, eta=eta, iterations=0,
+                        projected_measure=projected_measure, lambda_rule=lambda_rule)
+    rep = lambda a: np.repeat(a[:1], iterations + 1, axis=0)  # noqa: E731
+    return inc.Algorithm1Trajectory(z=rep(tr.z), theta=rep(tr.theta), lam=np.full(iterations, eta),
+                                    f=rep(tr.f), q=rep(tr.q), leader_value=rep(tr.leader_value),
+                                    K_def1=rep(tr.K_def1), K_proj=rep(tr.K_proj), xi=xi, eta=eta)
+
+
+def test_section4_rule_fails_a_stalled_infeasible_run_and_waits_for_a_moving_one() -> None:
+    claim = REGISTRY[f"{PAPER}.section4_experiment"]
+    params = {k: p.options[0] for k, p in claim.family.space.items()}
+    inst = claim.family.instance({**params, "iterations": 20, "inits": (2,)})
+    stalled = claim.check(inst, SolverSet({"incentive_algorithm1": _frozen_algorithm1}))
+    assert stalled.ok is False and "infeasible" in stalled.detail
+    moving = claim.check(inst, SolverSet({}))  # the reference after 20 steps: q still rising
+    assert moving.ok is None and "still moving" in moving.detail

@@ -28,7 +28,7 @@ def test_every_required_claim_is_listed() -> None:
         "exponential_decay", "exponential_decay_corrected", "localisation_error",
         "centered_feature_norm", "policy_gradient_formula", "local_gradient_error",
         "visitation_restart_construction", "critic_error_vs_width", "critic_error_vs_k",
-        "actor_rate",
+        "actor_rate", "actor_rate_exact_gradients",
     }
     assert required <= ids
 
@@ -102,3 +102,42 @@ def test_planted_bug_transition_ignoring_agents_is_caught() -> None:
 
     assert _check("induced_chain_matches_simulation", BASE,
                   {"mean_field_transition": bad}) is False
+
+
+def test_actor_verdict_rules() -> None:
+    from theorems.mean_field_marl import actor_exponent_verdict, actor_trend_verdict
+    from verify.checks import Fit
+
+    assert actor_exponent_verdict(Fit(-0.5, -0.6, -0.3, [])) is True
+    assert actor_exponent_verdict(Fit(-0.1, -0.2, -0.05, [])) is False
+    assert actor_exponent_verdict(Fit(-0.25, -0.3, -0.2, [])) is None
+    assert actor_trend_verdict([Fit(-0.1, -0.2, -0.01, []), Fit(-0.05, -0.1, -0.02, [])]) is True
+    assert actor_trend_verdict([Fit(-0.1, -0.2, -0.01, []), Fit(0.05, 0.01, 0.1, [])]) is False
+    assert actor_trend_verdict([Fit(0.0, 0.0, 0.0, [])]) is None  # flat: never improves
+    assert actor_trend_verdict([Fit(-3e-16, -4e-16, -2e-16, [])]) is None  # flat up to rounding
+
+
+def _sign_flipped_actor(system, p0, **kw):  # type: ignore[no-untyped-def]
+    """Planted bug: Algorithm 2 with the ascent step replaced by a descent step."""
+    kw["lr_actor"] = -kw["t_actor"] ** -0.5
+    return nac.ltde_neural_ac(system, p0, **kw)
+
+
+def _small_actor_rate(overrides: dict):  # type: ignore[no-untyped-def]
+    from theorems.mean_field_marl import _actor_rate
+
+    claim = REGISTRY[f"{PAPER}.actor_rate"]
+    inst = claim.family.instance({"S": 3, "N": 3, "gamma": 0.5, "seed": 0})
+    settings = {"exact, k = 1": {"k": 1, "critic": "exact", "batch": None}}
+    return _actor_rate(inst, SolverSet(overrides), [4, 16, 64], 2, settings, n_random=0)
+
+
+def test_planted_bug_descending_actor_is_caught() -> None:
+    res = _small_actor_rate({"neural_actor_critic": _sign_flipped_actor})
+    assert res.ok is not True, res.detail
+
+
+@pytest.mark.slow
+def test_actor_rate_rule_passes_the_correct_actor() -> None:
+    res = _small_actor_rate({})
+    assert res.ok is True, res.detail

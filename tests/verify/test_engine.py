@@ -119,6 +119,10 @@ def test_differential_compare_structure() -> None:
     assert compare(np.ones(3), np.ones(4))[1] is not None  # wrong shape is a fault
     assert compare("method-a", "method-b") == (0.0, None)  # labels are not results
     assert compare([1.0, np.nan], [1.0, 2.0])[1] is not None  # NaN is a fault
+    # ... unless the reference has NaN there too (a quantity it did not compute)
+    assert compare(np.array([1.0, np.nan]), np.array([1.0, np.nan])) == (0.0, None)
+    assert compare(np.array([1.5, np.nan]), np.array([1.0, np.nan]))[0] == 0.5
+    assert compare(np.array([1.0, 3.0]), np.array([1.0, np.nan]))[1] is not None
 
 
 def test_instance_exposes_parameters() -> None:
