@@ -327,6 +327,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     missing = set(claim.family.space) - set(data["params"])
     if missing:
         raise UsageError(f"{path}: params lack {sorted(missing)} for family {claim.family.name}")
+    outside = claim.family.out_of_range(data["params"])
+    if outside:  # the claim is only stated on its family: refuse rather than mis-report
+        raise UsageError(f"{path}: parameters outside the declared space of family "
+                         f"{claim.family.name} (the claim's hypotheses): {'; '.join(outside)}")
+    try:  # a parameter set the family's builder rejects is bad input, not a failing check
+        claim.family.instance(data["params"])
+    except (ValueError, TypeError, KeyError) as e:
+        raise UsageError(f"{path}: parameters rejected by family {claim.family.name}: {e}") from e
     out = replay(claim, data["params"], solvers=solvers)
     print(f"claim {claim.id} ({claim.source.cite()})")
     print(f"statement: {claim.statement}")

@@ -39,6 +39,10 @@ class Param:
     def clip(self, value: Any) -> Any:
         return value
 
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` lies in this parameter's declared range."""
+        return True
+
 
 @dataclass(frozen=True)
 class Int(Param):
@@ -50,6 +54,9 @@ class Int(Param):
 
     def strategy(self) -> st.SearchStrategy[int]:
         return st.integers(self.lo, self.hi)
+
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, (int, np.integer)) and self.lo <= value <= self.hi
 
     def clip(self, value: Any) -> int:
         return int(min(max(round(value), self.lo), self.hi))
@@ -72,6 +79,9 @@ class Float(Param):
     def clip(self, value: Any) -> float:
         return float(min(max(value, self.lo), self.hi))
 
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, (int, float, np.number)) and self.lo <= value <= self.hi
+
 
 @dataclass(frozen=True)
 class Choice(Param):
@@ -83,6 +93,9 @@ class Choice(Param):
     def strategy(self) -> st.SearchStrategy[Any]:
         return st.sampled_from(self.options)
 
+    def contains(self, value: Any) -> bool:
+        return any(_same(value, o) for o in self.options)
+
 
 @dataclass(frozen=True)
 class Fixed(Param):
@@ -93,6 +106,19 @@ class Fixed(Param):
 
     def strategy(self) -> st.SearchStrategy[Any]:
         return st.just(self.value)
+
+    def contains(self, value: Any) -> bool:
+        return _same(value, self.value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that treats a JSON round trip (tuples become lists) as the same value."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - incomparable values are different
+        return False
 
 
 class Instance:
@@ -157,6 +183,11 @@ class Family:
         params = {k: p.sample(rng) for k, p in self.space.items()}
         params["seed"] = int(rng.integers(0, SEED_MAX))
         return params
+
+    def out_of_range(self, params: Mapping[str, Any]) -> list[str]:
+        """Names and values of the parameters outside the declared space (replayed files)."""
+        return [f"{k}={params[k]!r} (declared {p!r})" for k, p in self.space.items()
+                if k in params and not p.contains(params[k])]
 
     def strategy(self) -> st.SearchStrategy[dict[str, Any]]:
         items = {k: p.strategy() for k, p in self.space.items()}

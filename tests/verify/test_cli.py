@@ -93,6 +93,24 @@ def test_replay_malformed_and_valid_files(tmp_path: Path, capsys: pytest.Capture
     assert "holds" in capsys.readouterr().out
 
 
+def test_replay_rejects_bad_parameters_without_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = Path(__file__).parents[2] / "theorems" / "counterexamples" / "incentive_design_eq15.json"
+    data = json.loads(src.read_text())
+    data["params"]["tau"] = -1.0  # a temperature the paper forbids
+    bad = tmp_path / "bad_tau.json"
+    bad.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["replay", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "tau=-1.0" in err and "Traceback" not in err and "outside the declared space" in err
+    data["params"]["tau"] = 0.05
+    data["params"]["S"] = "three"  # not an integer: also refused before any computation
+    bad.write_text(json.dumps(data))
+    assert main(["replay", str(bad)]) == 2
+    assert "S='three'" in capsys.readouterr().err
+
+
 def test_planted_bug_gives_exit_1_and_a_replayable_counterexample(tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     db, rep = str(tmp_path / "c.sqlite"), tmp_path / "rep"

@@ -20,3 +20,11 @@ def test_claims_are_well_formed() -> None:
         assert c.source.title and c.source.locator and c.statement, cid
         if c.expect == Expect.REFUTED:
             assert c.counterexample is not None and c.notes, f"{cid}: REFUTED needs a pinned counterexample and notes"
+
+
+def test_pinned_counterexamples_lie_in_their_claims_families() -> None:
+    """A counterexample outside the family would refute a statement the paper never made
+    (``convcheck replay`` refuses such files)."""
+    for cid, c in load_registry().items():
+        if c.counterexample is not None:
+            assert not c.family.out_of_range(c.counterexample), cid
