@@ -114,7 +114,7 @@ class Fixed(Param):
 def _same(a: Any, b: Any) -> bool:
     """Equality that treats a JSON round trip (tuples become lists) as the same value."""
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     try:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - incomparable values are different
