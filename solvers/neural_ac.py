@@ -379,6 +379,7 @@ def ltde_neural_ac(
     seed: int = 0,
     sigma_sampling: str = "exact",
     critic: str = "neural",
+    device: str = "cpu",
 ) -> ActorResult:
     r"""Algorithm 2 (LTDE-Neural-AC) with the critic of Algorithm 1.
 
@@ -394,7 +395,12 @@ def ltde_neural_ac(
     :math:`\sigma_\theta`. With both and ``k`` = diameter, :math:`\hat g` is the exact policy
     gradient (4.8) and the iteration is projected gradient ascent on J with step
     :math:`T_{actor}^{-1/2}`.
+
+    ``device`` places the critic's TD iterations (the cost of each actor step) on a torch
+    device; the actor's own update is on small tensors and stays on the CPU. Both are float64.
     """
+    if sigma_sampling not in ("exact", "restart"):
+        raise ValueError(f"sigma_sampling must be 'exact' or 'restart', got {sigma_sampling!r}")
     if critic not in ("neural", "exact"):
         raise ValueError(f"critic must be 'neural' or 'exact', got {critic!r}")
     if batch is not None and batch < 1:
@@ -427,7 +433,7 @@ def ltde_neural_ac(
                                               int(rng.integers(2**31)), PN)
             crit = neural_td_critic(X, R_team, dims, now, nxt, system.gamma, width,
                                     critic_radius if critic_radius is not None else radius,
-                                    seed=int(rng.integers(2**31)))
+                                    seed=int(rng.integers(2**31)), device=device)
             qv = crit.values[0]  # (S, n_xi)
             cerrs.append(np.sqrt((nu[None, :] * (qv - tq.q_s.T) ** 2).sum(1)))
         if batch is None:
@@ -441,10 +447,8 @@ def ltde_neural_ac(
         if sigma_sampling == "exact":
             sigma = mf.visitation_measure(system, team, p0, transition=PN)
             idx = rng.choice(space.n_xi, size=batch, p=sigma / sigma.sum())
-        elif sigma_sampling == "restart":
-            idx = _restart_samples(system, team, p0, PN, batch, rng)
         else:
-            raise ValueError(f"sigma_sampling must be 'exact' or 'restart', got {sigma_sampling!r}")
+            idx = _restart_samples(system, team, p0, PN, batch, rng)
         Phi = centered_feature(cur, space, tau)[idx]  # (B, S, M, d)
         weight = qv[:, idx].T @ mask.T  # (B, S)
         ghat = tau / ((1 - system.gamma) * batch) * np.einsum("bs,bsmd->smd", weight, Phi)

@@ -122,6 +122,19 @@ def test_actor_rejects_bad_batch_and_critic(setup):
         nac.ltde_neural_ac(system, p0, batch=0, **kw)
     with pytest.raises(ValueError, match="critic"):
         nac.ltde_neural_ac(system, p0, batch=4, critic="oracle", **kw)
+    # rejected up front, also on the exact-expectation path that never samples sigma
+    with pytest.raises(ValueError, match="sigma_sampling"):
+        nac.ltde_neural_ac(system, p0, batch=None, sigma_sampling="uniform", **kw)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
+def test_actor_with_critic_on_cuda_matches_cpu(setup):
+    system, _, p0 = setup
+    kw = dict(k=1, width=8, radius=1.0, tau=1.0, t_actor=2, t_critic=100, batch=16, seed=1)
+    a = nac.ltde_neural_ac(system, p0, **kw)
+    b = nac.ltde_neural_ac(system, p0, device="cuda", **kw)
+    assert np.allclose(a.returns, b.returns, rtol=1e-9)
+    assert np.allclose(a.critic_errors, b.critic_errors, rtol=1e-6, atol=1e-9)
 
 
 def test_projected_ascent_improves_and_stays_in_ball(setup):
