@@ -86,8 +86,8 @@ _SPACE = {
     "graph": Choice(("path", "cycle", "grid", "random")),
     "S": Int(3, 5),
     "N": Int(2, 4),
-    "A": Int(1, 2),
-    "gamma": Float(0.05, 0.99),
+    "A": Int(1, 3),
+    "gamma": Float(0.0, 0.99),
     "reward_low": Choice((0.0, -1.0)),
     "policy": Choice(("random", "near_deterministic", "uniform")),
     "k_relay": Int(0, 2),
@@ -105,15 +105,17 @@ SYSTEMS = Family(
         {"model": "random", "graph": "random", "S": 5, "N": 4, "A": 2, "gamma": 0.5,
          "policy": "near_deterministic"},
         {"model": "relay", "k_relay": 1, "N": 4, "A": 1, "gamma": 0.5},
+        {"model": "random", "graph": "cycle", "S": 3, "N": 3, "A": 3, "gamma": 0.8},
+        {"model": "congestion", "graph": "path", "S": 3, "N": 2, "A": 3, "gamma": 0.0},
     ),
     description="networked mean-field systems (2.6)-(2.7): random local tables, congestion "
                 "kernels and the adversarial relay on path/cycle/grid/random graphs, N <= 4, "
-                "|S| <= 6, |A| <= 2, gamma in [0.05, 0.99], rewards in [0, r_max] or "
+                "|S| <= 6, |A| <= 3, gamma in [0, 0.99], rewards in [0, r_max] or "
                 "[-r_max, r_max]; individual policies (2.8) random / near-deterministic / uniform",
 )
 
-#: systems with at least two actions (policy-gradient claims)
-SYSTEMS_A2 = SYSTEMS.derive("mean_field_systems_two_actions", A=2,
+#: systems with two or three actions (policy-gradient claims)
+SYSTEMS_A2 = SYSTEMS.derive("mean_field_systems_two_actions", A=Int(2, 3),
                             model=Choice(("random", "congestion")))
 
 
@@ -141,7 +143,7 @@ NEURAL = Family(
         {"model": "random", "graph": "grid", "S": 4, "N": 3, "gamma": 0.99, "tau": 10.0,
          "M": 16, "offset": 3.0},
     ),
-    description="systems with |A| = 2 and an energy-based team policy (4.4) with a two-layer "
+    description="systems with |A| in {2, 3} and an energy-based team policy (4.4) with a two-layer "
                 "ReLU energy (4.3) of width M, temperature tau in [0.1, 10] (tau = 1 as in "
                 "Theorem 5.10)",
 )
@@ -490,7 +492,9 @@ def exponential_decay(inst: Any, solvers: Any) -> Result:
         slope = np.polyfit(ks[keep], np.log(worst[keep]), 1)[0]
         res.metrics["fitted_rho"] = float(math.exp(slope))
     res.metrics["sqrt_gamma"] = math.sqrt(system.gamma)
-    res.metrics["tightness"] = float(np.max(D / bound))
+    # at gamma = 0 the bound is 0: a positive D is then an unbounded ratio, 0/0 is attained
+    ratios = np.divide(D, bound, out=np.where(D > 1e-12 * c, np.inf, 0.0), where=bound > 0)
+    res.metrics["tightness"] = float(np.max(ratios))
     res.figures.append(_decay_figure(D, bound, "c rho^{k+1}, (c, rho) = (r_max/(1-gamma), sqrt(gamma))"))
     return res
 
@@ -517,8 +521,10 @@ def exponential_decay_corrected(inst: Any, solvers: Any) -> Result:
     ks = np.arange(D.shape[1])
     bound = osc[:, None] / (1 - system.gamma) * system.gamma ** np.ceil(ks / 2)[None, :]
     res = checks.at_most(D.ravel(), bound.ravel(), ROUNDING, "max |Q_s - Q_s'| vs osc/(1-gamma) gamma^{ceil(k/2)}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(bound > 0, D / bound, 0.0)
+    # a zero bound (gamma = 0 with k >= 1, or a state with constant r_s) is met only by
+    # D = 0 up to rounding; anything above it is an unbounded ratio, not a hidden 0
+    scale = 1e-12 * max(float(osc.max()), 1e-300) / (1 - system.gamma)
+    ratio = np.divide(D, bound, out=np.where(D > scale, np.inf, 0.0), where=bound > 0)
     res.metrics["tightness"] = float(ratio.max())
     res.figures.append(_decay_figure(D, bound.max(0), "osc/(1-gamma) gamma^{ceil(k/2)}"))
     return res
