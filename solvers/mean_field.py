@@ -106,6 +106,78 @@ def compositions(total: int, parts: int) -> np.ndarray:
     return _compositions_cached(int(total), int(parts))
 
 
+#: relative tolerance within which a float count N*mu(s) is accepted as an integer (it is
+#: then rounded); absorbs the round-off of computing ``N * mu`` from a float ``mu``.
+_COUNT_RTOL = 1e-9
+
+
+def _validated_counts(counts: np.ndarray, n_states: int, n_agents: int | None = None,
+                      what: str = "count vector") -> np.ndarray:
+    r"""Check count vectors :math:`N\mu` (shape ``(..., S)``) and return them as int64.
+
+    Parameters
+    ----------
+    counts : array_like, shape (..., S)
+        :math:`N\mu(s)` for every state ``s`` (a batch of vectors along the leading axes).
+    n_states : int
+        :math:`|S|`, the required length of the last axis.
+    n_agents : int or None
+        ``N`` when it is known: every vector must then sum to it. ``None`` only requires
+        at least one agent per vector.
+    what : str
+        Name of the argument, used in the error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        The counts as an int64 array of the same shape (floats that are integers up to
+        round-off, relative tolerance ``_COUNT_RTOL``, are rounded).
+
+    Raises
+    ------
+    ValueError
+        Wrong length, non-numeric entries, an :math:`N\mu(s)` that is not a non-negative
+        integer (the offending state and value are named), or totals other than ``N``.
+    """
+    c = np.asarray(counts)
+    if c.ndim == 0 or c.shape[-1] != n_states:
+        raise ValueError(
+            f"{what} must have length |S| = {n_states} along its last axis (one count "
+            f"N*mu(s) per state), got shape {c.shape}")
+    if c.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must be numeric (integer counts N*mu(s)), got dtype {c.dtype}")
+
+    def _where(pos: tuple[int, ...]) -> str:
+        return f" (vector {pos[:-1]} of the batch)" if len(pos) > 1 else ""
+
+    if c.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            rounded = np.round(c)
+            bad = ~np.isfinite(c) | (np.abs(c - rounded) > _COUNT_RTOL * np.maximum(1.0, np.abs(c)))
+        if np.any(bad):
+            pos = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"N*mu(s) must be a non-negative integer for every state s (mu must lie in "
+                f"P^N(S)); {what} has N*mu(s) = {c[pos].item()!r} at state s = {pos[-1]}"
+                f"{_where(pos)}")
+        c = rounded
+    if np.any(c < 0):
+        pos = tuple(int(i) for i in np.argwhere(c < 0)[0])
+        raise ValueError(
+            f"N*mu(s) must be a non-negative integer for every state s; {what} has "
+            f"N*mu(s) = {c[pos].item()!r} < 0 at state s = {pos[-1]}{_where(pos)}")
+    c = c.astype(np.int64)
+    totals = c.sum(-1)
+    if n_agents is not None and np.any(totals != n_agents):
+        got = totals.flat[int(np.flatnonzero(totals.ravel() != n_agents)[0])]
+        raise ValueError(
+            f"counts must be non-negative integers summing to N (N*mu(s) integer); {what} "
+            f"sums to {int(got)}, N = {n_agents}")
+    if n_agents is None and np.any(totals < 1):
+        raise ValueError(f"{what} must count at least one agent (all counts N*mu(s) are 0)")
+    return c
+
+
 def _codes(counts: np.ndarray, base: int) -> np.ndarray:
     counts = np.asarray(counts, dtype=np.int64)
     powers = base ** np.arange(counts.shape[-1], dtype=np.int64)
@@ -264,17 +336,52 @@ class ConfigSpace:
         return self.mu_counts / self.n_agents
 
     def mu_index(self, counts: np.ndarray) -> np.ndarray:
-        """Index of count vectors (..., S) in ``mu_counts``; raises if not in the space."""
-        counts = np.asarray(counts)
-        if counts.shape[-1] != self.n_states:
-            raise ValueError(f"count vectors must have length {self.n_states}")
-        if np.any(counts < 0) or np.any(counts.sum(-1) != self.n_agents):
-            raise ValueError("counts must be non-negative integers summing to N (N*mu(s) integer)")
-        return _lookup(_codes(self.mu_counts, self.n_agents + 1), _codes(counts, self.n_agents + 1))
+        r"""Index of count vectors in ``mu_counts``.
+
+        Parameters
+        ----------
+        counts : array_like, shape (..., S)
+            :math:`N\mu(s)` per state; every entry must be a non-negative integer (floats
+            equal to an integer up to round-off are accepted) and every vector must sum to N.
+
+        Returns
+        -------
+        numpy.ndarray
+            Integer indices, shape ``counts.shape[:-1]``.
+
+        Raises
+        ------
+        ValueError
+            If a vector has the wrong length, an :math:`N\mu(s)` is fractional, negative
+            or not finite (the state and value are named), or a vector does not sum to N.
+        """
+        c = _validated_counts(counts, self.n_states, self.n_agents, what="count vector")
+        return _lookup(_codes(self.mu_counts, self.n_agents + 1), _codes(c, self.n_agents + 1))
 
     def xi_index(self, counts: np.ndarray) -> np.ndarray:
-        """Index of state-action count arrays (..., S, A) in ``xi_counts``."""
+        r"""Index of state-action count arrays (..., S, A) in ``xi_counts``.
+
+        Every :math:`n(s,a)=N\mu(s)h(s)(a)` must be a non-negative integer (floats equal
+        to an integer up to round-off are accepted) and every array must sum to N;
+        otherwise a ``ValueError`` names what is wrong.
+        """
         counts = np.asarray(counts)
+        shape = (self.n_states, self.n_actions)
+        if counts.ndim < 2 or counts.shape[-2:] != shape:
+            raise ValueError(
+                f"state-action counts must have shape (..., |S|, |A|) = (..., {shape[0]}, "
+                f"{shape[1]}), got {counts.shape}")
+        if counts.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):
+                rounded = np.round(counts)
+                bad = ~np.isfinite(counts) | (np.abs(counts - rounded)
+                                              > _COUNT_RTOL * np.maximum(1.0, np.abs(counts)))
+            if np.any(bad):
+                pos = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise ValueError(
+                    "state-action counts n(s,a) = N*mu(s)*h(s)(a) must be non-negative "
+                    f"integers; got n(s={pos[-2]}, a={pos[-1]}) = {counts[pos].item()!r}")
+            counts = rounded
         flat = counts.reshape(*counts.shape[:-2], -1)
         if np.any(flat < 0) or np.any(flat.sum(-1) != self.n_agents):
             raise ValueError("state-action counts must be non-negative and sum to N")
@@ -477,6 +584,51 @@ class CongestionModel:
     Reward :math:`r(s,\mu(N_s),a) = r_{max}\,\mathrm{clip}(\beta_{s,a} - \kappa \mu(s), 0, 1)`;
     action ``a`` aims at neighbour ``target[s, a]``: the agent moves there with probability
     :math:`p_{move}(1-\mu(target))` and otherwise stays (a local, crowd-averse kernel).
+
+    Parameters
+    ----------
+    graph : StateGraph
+        The state graph :math:`(S, E)`.
+    n_actions : int
+        :math:`|A| \ge 1`.
+    base : (S, A) array of finite floats
+        :math:`\beta_{s,a}`.
+    kappa : float
+        Crowd aversion :math:`\kappa` (finite).
+    p_move : float
+        Move probability scale, in [0, 1] (so that every kernel row is stochastic).
+    target : (S, A) int array
+        ``target[s, a]`` must lie in the 1-hop neighbourhood :math:`N_s` (a neighbour of
+        ``s`` in ``graph``, or ``s`` itself).
+    r_max : float
+        The reward bound of (2.6), positive and finite.
+    require_connected : bool
+        Reject disconnected graphs (default True, as :class:`MeanFieldSystem`).
+
+    Raises
+    ------
+    ValueError
+        On construction, when any of the conditions above fails.
+
+    Notes
+    -----
+    The model is parametric, so its hypotheses are checked on the parameters, once, for
+    every N and every :math:`\mu` at the same time (not on a table as in
+    :class:`MeanFieldSystem`, which is impossible for large N):
+
+    * (2.6) :math:`|r| \le r_{max}` holds by construction: the clip keeps
+      :math:`r \in [0, r_{max}]` once ``r_max > 0`` and ``base``, ``kappa`` are finite,
+      so there is no reward table to bound and nothing further to check;
+    * (2.7) the support of the kernel at :math:`(s, a)` is :math:`\{s, target[s,a]\}`, so
+      "the transition stays in :math:`N_s`" is exactly ``target[s, a]`` in :math:`N_s`;
+      the kernel depends on :math:`\mu` only through :math:`\mu(target[s,a])` and the
+      reward only through :math:`\mu(s)`, hence only through :math:`\mu(N_s)`;
+    * stochasticity: the move probability :math:`p_{move}(1-\mu(target))` lies in
+      [0, 1] for every :math:`\mu` exactly when ``p_move`` does.
+
+    A table built from it with :func:`tabulate_local` is checked again, numerically, by
+    :class:`MeanFieldSystem`. The arrays are stored as read-only copies so that the checked
+    parameters cannot be changed afterwards.
     """
 
     graph: StateGraph
@@ -486,14 +638,82 @@ class CongestionModel:
     p_move: float
     target: np.ndarray
     r_max: float = 1.0
+    require_connected: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.graph, StateGraph):
+            raise ValueError(f"graph must be a StateGraph, got {type(self.graph).__name__}")
+        if self.require_connected and not self.graph.connected:
+            raise ValueError("the state graph is disconnected but connectivity is required "
+                             "(pass require_connected=False to allow it)")
+        if (isinstance(self.n_actions, bool) or not isinstance(self.n_actions, (int, np.integer))
+                or self.n_actions < 1):
+            raise ValueError(f"n_actions must be an integer >= 1, got {self.n_actions!r}")
+        S, A = self.graph.n_states, int(self.n_actions)
+        r_max = float(self.r_max)
+        if not np.isfinite(r_max) or r_max <= 0:
+            raise ValueError(f"r_max must be a positive finite number, got {self.r_max}")
+        kappa = float(self.kappa)
+        if not np.isfinite(kappa):
+            raise ValueError(f"kappa must be finite, got {self.kappa}")
+        p_move = float(self.p_move)
+        if not 0.0 <= p_move <= 1.0:
+            raise ValueError(
+                f"p_move must lie in [0, 1] (the move probability p_move*(1-mu(target)) must "
+                f"be a probability for every mu), got {self.p_move}")
+        base = np.array(self.base, dtype=np.float64)
+        if base.shape != (S, A):
+            raise ValueError(f"base must have shape (|S|, |A|) = {(S, A)}, got {base.shape}")
+        if not np.all(np.isfinite(base)):
+            raise ValueError("base contains NaN or inf (the reward would not be bounded by r_max)")
+        target = np.array(self.target)
+        if target.shape != (S, A):
+            raise ValueError(f"target must have shape (|S|, |A|) = {(S, A)}, got {target.shape}")
+        if target.dtype.kind not in "iu":
+            raise ValueError(f"target must hold integer state indices, got dtype {target.dtype}")
+        if np.any((target < 0) | (target >= S)):
+            s, a = np.argwhere((target < 0) | (target >= S))[0]
+            raise ValueError(
+                f"target[{s}, {a}] = {int(target[s, a])} is not a state (allowed 0..{S - 1})")
+        target = target.astype(np.int64)
+        inside = self.graph.neighbourhood_mask(1)[np.arange(S)[:, None], target]
+        if not np.all(inside):
+            s, a = (int(i) for i in np.argwhere(~inside)[0])
+            raise ValueError(
+                f"transition leaves the 1-hop neighbourhood N_s (violates (2.7)): "
+                f"target[{s}, {a}] = {int(target[s, a])} is not in "
+                f"N_{s} = {self.graph.neighbourhood(s, 1).tolist()} (a neighbour of {s} or {s} "
+                f"itself)")
+        base.setflags(write=False)
+        target.setflags(write=False)
+        object.__setattr__(self, "n_actions", A)
+        object.__setattr__(self, "base", base)
+        object.__setattr__(self, "kappa", kappa)
+        object.__setattr__(self, "p_move", p_move)
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "r_max", r_max)
+
+    @property
+    def n_states(self) -> int:
+        return self.graph.n_states
+
+    def _check_mu(self, mu: np.ndarray) -> np.ndarray:
+        mu = np.asarray(mu, dtype=float)
+        if mu.ndim != 2 or mu.shape[1] != self.n_states:
+            raise ValueError(
+                f"mu must be a batch of distributions of shape (B, |S|) = (B, {self.n_states}), "
+                f"got {mu.shape}")
+        return mu
 
     def reward_fn(self, mu: np.ndarray) -> np.ndarray:
-        mu = np.asarray(mu, dtype=float)
+        """(B, S, A) rewards at distributions ``mu`` (B, S)."""
+        mu = self._check_mu(mu)
         val = np.clip(self.base[None] - self.kappa * mu[:, :, None], 0.0, 1.0)
         return self.r_max * val
 
     def transition_fn(self, mu: np.ndarray) -> np.ndarray:
-        mu = np.asarray(mu, dtype=float)
+        """(B, S, A, S) kernels at distributions ``mu`` (B, S)."""
+        mu = self._check_mu(mu)
         B, S, A = mu.shape[0], self.graph.n_states, self.n_actions
         P = np.zeros((B, S, A, S))
         s_idx = np.arange(S)[:, None].repeat(A, 1)
@@ -506,17 +726,19 @@ class CongestionModel:
         return P
 
     def reward_at(self, mu_counts: np.ndarray) -> np.ndarray:
-        c = np.asarray(mu_counts)
+        """(B, S, A) rewards at count vectors (B, S) (any N >= 1)."""
+        c = _validated_counts(mu_counts, self.n_states, what="mu_counts")
         return self.reward_fn(c / c.sum(-1, keepdims=True))
 
     def transition_at(self, mu_counts: np.ndarray) -> np.ndarray:
-        c = np.asarray(mu_counts)
+        """(B, S, A, S) kernels at count vectors (B, S) (any N >= 1)."""
+        c = _validated_counts(mu_counts, self.n_states, what="mu_counts")
         return self.transition_fn(c / c.sum(-1, keepdims=True))
 
 
 def congestion_system(
     graph: StateGraph, n_actions: int, seed: int, kappa: float = 0.8, p_move: float = 0.7,
-    r_max: float = 1.0,
+    r_max: float = 1.0, require_connected: bool = True,
 ) -> CongestionModel:
     """Random congestion model on ``graph`` (targets are random neighbours incl. staying)."""
     rng = np.random.default_rng(seed)
@@ -527,7 +749,8 @@ def congestion_system(
         target[s] = rng.choice(nb, size=n_actions, replace=True)
         target[s, 0] = s
     base = rng.uniform(0.3, 1.0, size=(S, n_actions))
-    return CongestionModel(graph, n_actions, base, kappa, p_move, target, r_max)
+    return CongestionModel(graph, n_actions, base, kappa, p_move, target, r_max,
+                           require_connected)
 
 
 def relay_system(k: int, n_agents: int, gamma: float, n_actions: int = 1) -> MeanFieldSystem:
@@ -1094,16 +1317,49 @@ def simulate_agents(model: MeanFieldSystem | CongestionModel, pi: IndividualPoli
                     ) -> tuple[np.ndarray, np.ndarray]:
     r"""Simulate N agents individually under (2.6)-(2.8), vectorised over replicas.
 
-    Returns (mu_counts (n_steps+1, n_rep, S), sa_counts (n_steps, n_rep, S, A)).
-    ``pi.probs`` must be (S, N+1, A).
+    Parameters
+    ----------
+    model : MeanFieldSystem or CongestionModel
+        Anything with ``transition_at(counts (B, S)) -> (B, S, A, S)``; its ``n_states``,
+        and ``n_agents`` / ``n_actions`` where it has them, are checked against the inputs.
+    pi : IndividualPolicy
+        ``pi.probs`` must be (S, N+1, A).
+    mu0_counts : (S,) array
+        Initial counts :math:`N\mu_0(s)`: non-negative integers (floats equal to an integer
+        up to round-off are accepted), summing to N >= 1 (to ``model.n_agents`` for a
+        tabulated system).
+    n_steps, n_rep, seed : int
+        Horizon, number of independent replicas, seed.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (mu_counts (n_steps+1, n_rep, S), sa_counts (n_steps, n_rep, S, A)).
+
+    Raises
+    ------
+    ValueError
+        If ``mu0_counts`` is not a vector of length S, has a fractional, negative or
+        non-finite entry, or does not sum to the model's N; if the policy table does not
+        have shape (S, N+1, A) or its A differs from the model's.
     """
     rng = np.random.default_rng(seed)
-    mu0 = np.asarray(mu0_counts, dtype=np.int64)
-    S = mu0.shape[0]
+    S = int(getattr(model, "n_states", pi.probs.shape[0]))
+    N_model = getattr(model, "n_agents", None)
+    mu0 = np.asarray(mu0_counts)
+    if mu0.ndim != 1:
+        raise ValueError(f"mu0_counts must be one count vector of shape (|S|,) = ({S},), "
+                         f"got shape {mu0.shape}")
+    mu0 = _validated_counts(mu0, S, None if N_model is None else int(N_model), what="mu0_counts")
     N = int(mu0.sum())
     A = pi.probs.shape[2]
     if pi.probs.shape[:2] != (S, N + 1):
-        raise ValueError("policy table does not match (S, N+1)")
+        raise ValueError(
+            f"policy table does not match (S, N+1) = ({S}, {N + 1}) for N = sum(mu0_counts) = "
+            f"{N}: pi.probs has shape {pi.probs.shape}")
+    A_model = getattr(model, "n_actions", None)
+    if A_model is not None and A != int(A_model):
+        raise ValueError(f"policy has {A} actions but the model has |A| = {int(A_model)}")
     states = np.repeat(np.repeat(np.arange(S), mu0)[None, :], n_rep, 0)  # (R, N)
     mus = np.zeros((n_steps + 1, n_rep, S), dtype=np.int64)
     sas = np.zeros((n_steps, n_rep, S, A), dtype=np.int64)

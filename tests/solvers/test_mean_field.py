@@ -215,3 +215,166 @@ def test_rejects_nonlocal_dependence_and_nonstochastic():
         mf.MeanFieldSystem(g, 2, 1, P * 0.5, np.zeros_like(R), 0.9, 1.0)
     with pytest.raises(ValueError, match="symmetric"):
         mf.StateGraph(np.array([[0, 1], [0, 0]]))
+
+
+# ------------------------------------------------ bad input: counts N*mu(s) not integer
+
+
+def test_mu_index_rejects_fractional_counts_naming_state_and_value():
+    sp_ = mf.config_space(3, 3, 2)
+    # sums to N = 3, but N*mu(0) = 1.5 is not an integer
+    with pytest.raises(ValueError, match=r"N\*mu\(s\) must be a non-negative integer.*"
+                                         r"N\*mu\(s\) = 1\.5 at state s = 0"):
+        sp_.mu_index(np.array([1.5, 0.5, 1.0]))
+    with pytest.raises(ValueError, match=r"= 0\.5 at state s = 1 \(vector \(1,\) of the batch\)"):
+        sp_.mu_index(np.array([[1.0, 1.0, 1.0], [2.0, 0.5, 0.5]]))
+    with pytest.raises(ValueError, match=r"N\*mu\(s\) = nan at state s = 2"):
+        sp_.mu_index(np.array([1.0, 2.0, np.nan]))
+
+
+def test_mu_index_rejects_negative_counts_and_wrong_length():
+    sp_ = mf.config_space(3, 3, 2)
+    with pytest.raises(ValueError, match=r"N\*mu\(s\) = -1 < 0 at state s = 1"):
+        sp_.mu_index(np.array([2, -1, 2]))
+    with pytest.raises(ValueError, match=r"length \|S\| = 3.*got shape \(2,\)"):
+        sp_.mu_index(np.array([1, 2]))
+    # counts not summing to N keep their message, and now say the sum
+    with pytest.raises(ValueError, match=r"summing to N .*sums to 4, N = 3"):
+        sp_.mu_index(np.array([1, 1, 2]))
+
+
+def test_mu_index_accepts_integer_valued_floats():
+    sp_ = mf.config_space(3, 3, 2)
+    i = sp_.mu_index(np.array([1, 0, 2]))
+    assert sp_.mu_index(np.array([1.0, 0.0, 2.0])) == i
+    assert sp_.mu_index(sp_.mu[i] * 3) == i  # N * mu with round-off
+    assert np.array_equal(sp_.mu_index(sp_.mu * 3), np.arange(sp_.n_mu))
+
+
+def test_xi_index_rejects_fractional_counts_and_bad_shape():
+    sp_ = mf.config_space(2, 2, 2)
+    with pytest.raises(ValueError, match=r"n\(s,a\).*integers; got n\(s=0, a=0\) = 0\.5"):
+        sp_.xi_index(np.array([[0.5, 0.5], [1.0, 0.0]]))
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., \|S\|, \|A\|\) = \(\.\.\., 2, 2\)"):
+        sp_.xi_index(np.array([1, 1, 0, 0]))
+    assert sp_.xi_index(np.array([[1.0, 0.0], [0.0, 1.0]])) == sp_.xi_index(
+        np.array([[1, 0], [0, 1]]))
+
+
+def test_simulate_agents_rejects_bad_initial_counts(small):
+    system, pi = small  # N = 3, S = 3, A = 2
+    with pytest.raises(ValueError, match=r"N\*mu\(s\) must be a non-negative integer.*"
+                                         r"mu0_counts has N\*mu\(s\) = 1\.5 at state s = 0"):
+        mf.simulate_agents(system, pi, np.array([1.5, 1.5, 0.0]), 1, 2, seed=0)
+    with pytest.raises(ValueError, match=r"mu0_counts has N\*mu\(s\) = -1 < 0 at state s = 1"):
+        mf.simulate_agents(system, pi, np.array([3, -1, 1]), 1, 2, seed=0)
+    with pytest.raises(ValueError, match=r"mu0_counts must have length \|S\| = 3"):
+        mf.simulate_agents(system, pi, np.array([2, 1]), 1, 2, seed=0)
+    with pytest.raises(ValueError, match=r"one count vector of shape \(\|S\|,\)"):
+        mf.simulate_agents(system, pi, np.array([[2, 1, 0]]), 1, 2, seed=0)
+    with pytest.raises(ValueError, match=r"mu0_counts sums to 4, N = 3"):
+        mf.simulate_agents(system, pi, np.array([2, 1, 1]), 1, 2, seed=0)
+    # integer-valued floats are fine
+    mus, _ = mf.simulate_agents(system, pi, np.array([2.0, 1.0, 0.0]), 1, 2, seed=0)
+    assert np.all(mus.sum(-1) == 3)
+
+
+def test_simulate_agents_large_n_rejects_bad_counts_and_policy():
+    g = mf.cycle_graph(4)
+    model = mf.congestion_system(g, 2, seed=0)
+    pi = mf.IndividualPolicy(np.full((4, 201, 2), 0.5))
+    # [1.5, 1.5, 1.0] used to be silently truncated by int()
+    with pytest.raises(ValueError, match=r"N\*mu\(s\) = 50\.5 at state s = 0"):
+        mf.simulate_agents(model, pi, np.array([50.5, 49.5, 50.0, 50.0]), 1, 2, seed=0)
+    with pytest.raises(ValueError, match=r"policy table does not match.*N = sum\(mu0_counts\) = 199"):
+        mf.simulate_agents(model, pi, np.array([50, 50, 50, 49]), 1, 2, seed=0)
+    with pytest.raises(ValueError, match=r"policy has 3 actions but the model has \|A\| = 2"):
+        mf.simulate_agents(model, mf.IndividualPolicy(np.full((4, 201, 3), 1 / 3)),
+                           np.array([50, 50, 50, 50]), 1, 2, seed=0)
+    with pytest.raises(ValueError, match="at least one agent"):
+        model.transition_at(np.zeros((1, 4), dtype=int))
+
+
+# ------------------------------------------------ bad input: CongestionModel (2.6)-(2.7)
+
+
+def _congestion_args(g: mf.StateGraph) -> dict:
+    S = g.n_states
+    target = np.stack([np.arange(S), (np.arange(S) + 1) % S], 1)  # stay / next on a cycle
+    return dict(graph=g, n_actions=2, base=np.full((S, 2), 0.5), kappa=0.8, p_move=0.7,
+                target=target, r_max=1.0)
+
+
+def test_congestion_model_valid_input_unchanged():
+    g = mf.cycle_graph(4)
+    args = _congestion_args(g)
+    model = mf.CongestionModel(**args)
+    mu = np.full((1, 4), 0.25)
+    assert np.allclose(model.reward_fn(mu), 0.3)
+    P = model.transition_fn(mu)
+    assert np.allclose(P.sum(-1), 1.0)
+    assert P[0, 0, 1, 1] == pytest.approx(0.7 * 0.75)
+    # stored parameters are read-only copies
+    args["base"][0, 0] = 5.0
+    assert model.base[0, 0] == 0.5 and not model.base.flags.writeable
+
+
+def test_congestion_model_rejects_transition_leaving_neighbourhood():
+    g = mf.cycle_graph(5)
+    args = _congestion_args(g)
+    args["target"][0, 1] = 2  # 0 -> 2 is not an edge of the 5-cycle
+    with pytest.raises(ValueError, match=r"leaves the 1-hop neighbourhood N_s.*"
+                                         r"target\[0, 1\] = 2 is not in N_0 = \[0, 1, 4\]"):
+        mf.CongestionModel(**args)
+    args["target"][0, 1] = 7
+    with pytest.raises(ValueError, match=r"target\[0, 1\] = 7 is not a state \(allowed 0\.\.4\)"):
+        mf.CongestionModel(**args)
+    args["target"] = args["target"][:, :1]
+    with pytest.raises(ValueError, match=r"target must have shape"):
+        mf.CongestionModel(**args)
+
+
+def test_congestion_model_rejects_bad_reward_parameters():
+    g = mf.cycle_graph(4)
+    for bad_r_max in (0.0, -1.0, np.inf):
+        with pytest.raises(ValueError, match="r_max must be a positive finite number"):
+            mf.CongestionModel(**{**_congestion_args(g), "r_max": bad_r_max})
+    args = _congestion_args(g)
+    args["base"][1, 1] = np.nan
+    with pytest.raises(ValueError, match=r"base contains NaN or inf.*r_max"):
+        mf.CongestionModel(**args)
+    with pytest.raises(ValueError, match=r"base must have shape \(\|S\|, \|A\|\)"):
+        mf.CongestionModel(**{**_congestion_args(g), "base": np.full((4, 3), 0.5)})
+    with pytest.raises(ValueError, match="kappa must be finite"):
+        mf.CongestionModel(**{**_congestion_args(g), "kappa": np.nan})
+
+
+def test_congestion_model_rejects_non_stochastic_move_probability():
+    g = mf.cycle_graph(4)
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=r"p_move must lie in \[0, 1\]"):
+            mf.CongestionModel(**{**_congestion_args(g), "p_move": bad})
+
+
+def test_congestion_model_rejects_disconnected_graph():
+    a = np.zeros((3, 3), dtype=int)
+    a[0, 1] = a[1, 0] = 1
+    g = mf.StateGraph(a)
+    target = np.array([[0, 1], [1, 0], [2, 2]])
+    args = dict(graph=g, n_actions=2, base=np.full((3, 2), 0.5), kappa=0.8, p_move=0.7,
+                target=target)
+    with pytest.raises(ValueError, match="disconnected"):
+        mf.CongestionModel(**args)
+    with pytest.raises(ValueError, match="disconnected"):
+        mf.congestion_system(g, 2, seed=0)
+    # opting out is possible, as for MeanFieldSystem
+    model = mf.CongestionModel(**args, require_connected=False)
+    assert np.allclose(model.transition_at(np.array([[1, 1, 1]])).sum(-1), 1.0)
+
+
+def test_congestion_model_rejects_bad_mu_shape():
+    model = mf.CongestionModel(**_congestion_args(mf.cycle_graph(4)))
+    with pytest.raises(ValueError, match=r"mu must be a batch of distributions of shape \(B, \|S\|\)"):
+        model.reward_fn(np.full(4, 0.25))
+    with pytest.raises(ValueError, match=r"mu_counts must have length \|S\| = 4"):
+        model.transition_at(np.array([[1, 1, 1]]))
