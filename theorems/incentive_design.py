@@ -681,12 +681,41 @@ def corollary2_lipschitz_gradients(inst: Any, solvers: Any) -> Result:
 
 
 def _pl_ratio(f: inc.Follower, x: np.ndarray, theta: np.ndarray, par: inc.Parameterisation,
-              solvers: Any) -> tuple[float, float, float]:
+              solvers: Any, opt_value: float | None = None) -> tuple[float, float, float]:
     g, ev = inc.follower_policy_gradient(f, x, theta, par)
-    opt = solvers.incentive_follower_optimum(f, x)
-    gap = opt.value - ev.value
+    if opt_value is None:
+        opt_value = solvers.incentive_follower_optimum(f, x).value
+    gap = opt_value - ev.value
     nrm2 = float(np.sum(g**2))
     return nrm2, gap, (nrm2 / gap if gap > 0 else math.inf)
+
+
+def _pl_direct_descent(f: inc.Follower, x: np.ndarray, start: np.ndarray, opt_value: float,
+                       solvers: Any, max_evals: int) -> tuple[float, np.ndarray]:
+    """Adversarial local search for the PL worst case under direct parameterisation:
+    Nelder-Mead on per-state logits z (pi = softmax(z), so every iterate is a policy) of
+    log(||grad||^2 / gap), restricted to suboptimal policies (gap > 1e-9 (1 + |V*|))."""
+    from scipy.optimize import minimize
+
+    par = inc.Parameterisation("direct")
+    S, A = start.shape
+    floor = 1e-9 * (1.0 + abs(opt_value))
+
+    def pol(z: np.ndarray) -> np.ndarray:
+        z = z.reshape(S, A)
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    def obj(z: np.ndarray) -> float:
+        nrm2, gap, _ = _pl_ratio(f, x, pol(z), par, solvers, opt_value)
+        return math.log(max(nrm2, 1e-300) / gap) if gap > floor else 50.0
+
+    z0 = np.log(np.clip(start, 1e-6, None)).ravel()
+    out = minimize(obj, z0, method="Nelder-Mead",
+                   options={"maxfev": max_evals, "xatol": 1e-8, "fatol": 1e-10})
+    best = pol(out.x)
+    _nrm2, gap, ratio = _pl_ratio(f, x, best, par, solvers, opt_value)
+    return (ratio if gap > floor else math.inf), best
 
 
 @PAPER.claim(
@@ -696,9 +725,11 @@ def _pl_ratio(f: inc.Follower, x: np.ndarray, theta: np.ndarray, par: inc.Parame
     kind=Kind.INEQUALITY,
     family=FOLLOWERS,
     reading="Checked per follower (g is a sum of independent followers). The infimum of "
-            "||grad||^2/(g* - g) over theta is searched (random, deterministic and adversarial "
-            "policies); the statement is violated when a suboptimal theta has a zero gradient "
-            "(ratio exactly 0, so no kappa > 0 works).",
+            "||grad||^2/(g* - g) over theta is searched: 15 sampled policies (the instance's, "
+            "6 deterministic, 8 Dirichlet(1/2)), then Nelder-Mead descent of the log ratio "
+            "(over per-state logits, 40 |S||A| evaluations) from the two worst; the statement "
+            "is violated when a suboptimal theta has ratio <= 1e-12 (a zero gradient: no "
+            "kappa > 0 works).",
     expect=Expect.REFUTED,
     counterexample="incentive_design_pl_direct.json",
     notes="With an initial distribution without full support (as in Example 1 and Section 4, "
@@ -720,21 +751,29 @@ def corollary3_pl_direct(inst: Any, solvers: Any) -> Result:
         cands.append(p)
     for _ in range(8):
         cands.append(inst.rng.dirichlet(np.ones(A) * 0.5, size=S))
-    worst, ratios = math.inf, []
+    opt_value = solvers.incentive_follower_optimum(f, x).value
+    scored = []
     for th in cands:
-        _nrm2, gap, ratio = _pl_ratio(f, x, th, par, solvers)
-        if gap > 1e-9 * (1 + abs(gap)):
-            worst = min(worst, ratio)
-            ratios.append(ratio)
-    if worst == math.inf:
+        _nrm2, gap, ratio = _pl_ratio(f, x, th, par, solvers, opt_value)
+        if gap > 1e-9 * (1 + abs(opt_value)):
+            scored.append((ratio, th))
+    if not scored:
         return Result(True, "all sampled policies optimal", ratio=0.0)
+    ratios = [r for r, _ in scored]
+    sampled_worst = min(ratios)
+    # adversarial refinement: local descent of the ratio from the two worst sampled policies
+    searched = [_pl_direct_descent(f, x, th, opt_value, solvers, max_evals=40 * S * A)[0]
+                for _, th in sorted(scored, key=lambda t: t[0])[:2]]
+    worst = min(sampled_worst, *searched)
     ok = worst > 1e-12
     fig = Figure("Corollary 3 (direct): ||grad||^2 / gap over sampled policies", "ratio", "count",
                  (Series("ratio", list(range(len(ratios))), [float(r) for r in ratios]),),
-                 kind="hist", vlines=((float(worst), "worst case"),))
-    return Result(ok, f"inf ||grad||^2/gap over sampled theta = {worst:.4g}",
+                 kind="hist", vlines=((float(worst), "worst case (after local search)"),))
+    return Result(ok, f"inf ||grad||^2/gap: {sampled_worst:.4g} over {len(ratios)} sampled "
+                  f"suboptimal theta, {worst:.4g} after local search",
                   ratio=(1.0 / worst if worst > 0 else math.inf) * 1e-12,
-                  metrics={"kappa_upper": worst}, figures=[fig])
+                  metrics={"kappa_upper": worst, "kappa_upper_sampled": sampled_worst},
+                  figures=[fig])
 
 
 @PAPER.claim(
