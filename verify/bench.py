@@ -773,6 +773,31 @@ def build_team_q(n_agents: int, ctx: Context) -> Case:
     return Case("team_q", n_agents, impls, params={"states": 4, "actions": 2, "n_mu": int(system.space.n_mu)})
 
 
+def build_incentive_iteration(joint_states: int, ctx: Context) -> Case:
+    """One Algorithm 1 iteration (seed 002) on the Section 4 gridworld: exact f, q and their
+    gradients on the joint space S^2 (37^2 states, 16 joint actions), then the projected
+    steps; direct and softmax side by side."""
+    import numpy as np
+
+    from solvers import incentive as inc
+
+    g = inc.gridworld()
+    if joint_states != g.followers[0].n_states ** len(g.followers):
+        raise ValueError(f"incentive_algorithm1 is benchmarked on the Section 4 fixture only "
+                         f"({g.followers[0].n_states ** len(g.followers)} joint states)")
+    z0 = np.array([2.0, 2.0])
+    pis = inc.gridworld_initial_policies(g, z0, 1)
+    impls = []
+    for kind in ("direct", "softmax"):
+        par = inc.Parameterisation(kind, 1.0)
+        theta = pis if kind == "direct" else inc.softmax_logits_for(pis, 1.0, margin=2.0)
+        impls.append(Impl(f"incentive.algorithm1_step ({kind})",
+                          lambda par=par, theta=theta: inc.algorithm1_step(
+                              g, par, z0, theta, 1e-3, 1.0, "tangent")))
+    return Case("incentive_algorithm1", joint_states, impls,
+                params={"robots": len(g.followers), "joint_actions": 16})
+
+
 def build_dql(batch: int, ctx: Context) -> Case:
     import torch
 
@@ -835,6 +860,8 @@ CORES: dict[str, Core] = {c.name: c for c in [
     Core("team_q", "Mean-field team Q (path of 4 states, 2 actions)", [2, 4], [2, 4, 8, 12, 16],
          build_team_q, "agents"),
     Core("dql_update", "DQL update step", [32, 256], [32, 128, 512, 2048], build_dql, "batch"),
+    Core("incentive_algorithm1", "One Algorithm 1 iteration, Section 4 gridworld (2 robots)",
+         [37 * 37], [37 * 37], build_incentive_iteration, "joint states"),
 ]}
 
 
@@ -1045,6 +1072,10 @@ def evaluate_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     add("6", "dual-averaging step N = 1e6: >= 50% of streaming bandwidth",
         f"{da[0]['fraction_of_limit']:.2f} of stream" if da and da[0].get("fraction_of_limit") else None,
         None if not (da and da[0].get("fraction_of_limit")) else da[0]["fraction_of_limit"] >= 0.5)
+    it = [(r["implementation"], r["median_s"]) for r in rows if r["core"] == "incentive_algorithm1"]
+    add("7", "one Algorithm 1 iteration on the 6x6 two-robot gridworld well under 100 ms",
+        ", ".join(f"{n}: {t * 1e3:.3g} ms" for n, t in it) or None,
+        None if not it else all(t < 0.1 for _, t in it))
     return T
 
 
