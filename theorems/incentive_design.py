@@ -100,7 +100,7 @@ FOLLOWER_SPACE = {
     "reward_range": Choice(REWARD_RANGES),
     "mu": Choice(("uniform", "point", "dirichlet", "partial")),
     "x_scale": Choice((0.0, 2.0, 5.0)),
-    "tau": Float(0.05, 10.0, log=True),
+    "tau": Float(0.01, 100.0, log=True),
     "theta_scale": Choice((1.0, 0.1, 5.0)),
     "policy": Choice(("interior", "near_deterministic", "deterministic")),
     "structure": Choice(("random", "trap")),
@@ -108,6 +108,8 @@ FOLLOWER_SPACE = {
 FOLLOWER_CORNERS = (
     {"tau": PAPER_TAU},
     {"tau": 1.0},
+    {"tau": 0.01},  # the statements allow every tau > 0: both ends of the sampled range
+    {"tau": 100.0},
     {"gamma": 0.99, "reward_range": (-5.0, 10.0), "x_scale": 5.0},
     {"mu": "point", "density": 0.3, "policy": "deterministic"},
     {"S": 1, "A": 1},
@@ -117,7 +119,7 @@ FOLLOWERS = Family(
     "incentive_follower", FOLLOWER_SPACE, _build_follower,
     (*FOLLOWER_CORNERS, {"structure": "trap"}),
     "Random follower MDPs M_i(x_i) with non-negative side payments x_i, a softmax parameter "
-    "theta (temperature tau in [0.05, 10], the paper's 0.05 included) and a direct policy pi; "
+    "theta (temperature tau in [0.01, 100], the paper's 0.05 included) and a direct policy pi; "
     "rewards in [0,1], the paper's gridworld range [-5, 10] and Example 1's [0, 2]; point-mass "
     "and partial-support initial distributions; the structured 'trap' MDP (a reachable "
     "zero-reward region next to an unvisited rewarding state).",
@@ -159,7 +161,7 @@ PROBLEMS = Family(
         "reward_range": Choice(REWARD_RANGES),
         "mu": Choice(("dirichlet", "point")),
         "param": Choice(("softmax", "direct")),
-        "tau": Float(0.05, 10.0, log=True),
+        "tau": Float(0.01, 100.0, log=True),
     },
     _build_problem,
     ({"tau": PAPER_TAU, "param": "softmax"}, {"n": 3, "S": 3, "A": 3}, {"leader_gamma": 0.99}),
@@ -1346,8 +1348,6 @@ THEOREM1_K_POINTS = 6
 #: payments region [0, Z]^m on which L is estimated (Assumption 3 bounds ||x||; widened to
 #: cover the iterates if they leave it)
 THEOREM1_Z_REGION = 3.0
-#: rms relative residual above which the fitted model is reported as not describing the data
-THEOREM1_FIT_RTOL = 0.25
 #: Example 1: g*(x) = max(1, x_1) + max(2, x_2) (V_1* = max(goal 1, payment at 2), V_2* = max(goal 2,
 #: payment at 1)), so q is differentiable exactly off x_1 = 1 and x_2 = 2 (the kinks of f_m)
 _EXAMPLE1_KINKS = (1.0, 2.0)
@@ -1432,10 +1432,10 @@ def _theorem1_verdict(xis: Any, plateaus: Any, k0: float,
     growth = float(r[np.argmin(xa)] / r[np.argmax(xa)])
     if slope >= 0.35 or float(p.max()) <= 1e-2 * k0:
         return True, slope, growth, "shrinks like sqrt(xi), or negligible against the initial K"
+    if xa.size < 3:
+        return None, slope, growth, (
+            f"not accepted, and only {xa.size} admissible step sizes: a refutation needs three")
     if slope < 0.15 and growth > 1.5 and float(p.min()) > 0.1 * k0:
-        if xa.size < 3:
-            return None, slope, growth, (
-                f"a xi-independent plateau, but only {xa.size} admissible step sizes")
         return False, slope, growth, "a plateau independent of xi, comparable to the initial K"
     return None, slope, growth, "between the accept and refute thresholds"
 
@@ -1601,7 +1601,11 @@ def _theorem1_run(inst: Any, solvers: Any, measure: str, lambda_rule: str = "raw
     k_small = int(np.argmin(np.where(admissible, xis, np.inf))) if any(admissible) else len(xis) - 1
     ok, slope, growth, why = _theorem1_verdict(xis, plateaus, k0s[k_small], admissible)
     adm_xis = [float(x) for x, a in zip(xis, admissible, strict=True) if a]
-    fit_good = fit["fit_rel_rmse"] <= THEOREM1_FIT_RTOL
+    # smallest c with m <= c (sqrt(xi) + 1/sqrt(xi K)) on each xi's K grid: the theorem asks
+    # one c for every xi
+    gx, gk, gv = np.asarray(gxi), np.asarray(gK), np.asarray(gm)
+    c_need = [float(np.max(gv[gx == xi] / (np.sqrt(xi) + 1.0 / np.sqrt(xi * gk[gx == xi]))))
+              for xi in xis]
     detail = (
         f"min_{{k<=K}} K at K = 1/xi^2 over xi {list(THEOREM1_XIS)}: "
         f"{[f'{v:.4g}' for v in plateaus]}; log-log slope {slope:.3f} on the admissible xi "
@@ -1612,17 +1616,43 @@ def _theorem1_run(inst: Any, solvers: Any, measure: str, lambda_rule: str = "raw
         f"({crossings} crossings of the kinks x_1 = 1, x_2 = 2 of grad q); iterates at a fixed "
         f"point at K_max: {fixed}. Fit a sqrt(xi) + b/sqrt(xi K) over {len(gm)} (xi, K): "
         f"a = {fit['fit_a']:.4g}, b = {fit['fit_b']:.4g}, rms relative residual "
-        f"{fit['fit_rel_rmse']:.3g} ({'describes' if fit_good else 'does not describe'} the data)"
+        f"{fit['fit_rel_rmse']:.3g} (log {fit['fit_log_rmse']:.3g}); smallest c with min K <= "
+        f"c (sqrt(xi) + 1/sqrt(xi K)) on the K grid, per xi: {[f'{c:.4g}' for c in c_need]}"
     )
     metrics = {"slope": slope, "growth": growth, "L_est": L, "L_f_est": L_f, "L_g_est": L_g,
                "inv_L_est": 1.0 / L, "n_xi_admissible": float(len(adm_xis)),
                "all_xi_admissible": float(all(admissible)), "kink_crossings": float(crossings),
                "fixed_point_all": float(all(fixed)), "plateau_max": float(max(plateaus)),
-               "plateau_min": float(min(plateaus)), **fit}
+               "plateau_min": float(min(plateaus)),
+               "c_needed_growth": c_need[-1] / c_need[0] if c_need[0] > 0 else math.nan, **fit}
+    metrics = {k: float(v) for k, v in metrics.items() if math.isfinite(v)}
     ratio = None if math.isnan(growth) else growth / 2.0
     if ok is True and math.isnan(growth):
         ratio = 0.0
     return Result(ok, detail, ratio=ratio, metrics=metrics, figures=[fig])
+
+
+_THEOREM1_READING = (
+    "Measured on the paper's Example 1, the constants of O(.) read as independent of xi and K "
+    "(the paper's 'c depending on xi' would make the sqrt(xi) term vacuous). Horizon K_max = "
+    "1/xi^2 (100, 400, 1600 iterations for xi = 0.1, 0.05, 0.025): there 1/sqrt(xi K) = "
+    "sqrt(xi), so the theorem bounds min_{k<=K_max} K by 2c sqrt(xi) and plateau/sqrt(xi) must "
+    "stay bounded: log-log slope of the plateau in xi >= ~0.5 (accepted from 0.35, or when "
+    "every plateau is below 1% of the initial K), refuted below 0.15 with 1.5x growth of "
+    "plateau/sqrt(xi) on at least 3 admissible xi. (The former horizon K = 20/xi kept xi K = "
+    "20, where the bound c(sqrt(xi) + 0.22) does not vanish with xi: a xi-independent plateau "
+    "there contradicts the theorem only if it is the K -> infinity value.) Admissible xi: "
+    "xi <= 1/L_est and q differentiable at every iterate; L_est is the largest spectral norm "
+    "of the Hessians of f and g (Corollary 2's constant is that of grad f and grad g) applied "
+    "to feasible directions (payments; per-state zero-sum theta for direct), by central "
+    "differences of the exact gradients at the iterates, at random points of [0, 3]^2 x Theta "
+    "and, for direct, at all 256 deterministic policy profiles (exact sup for f, which is "
+    "multi-affine in the policy rows). The running minimum of each trajectory at 6 K per xi "
+    "(1/xi .. 1/xi^2) is fitted by a sqrt(xi) + b/sqrt(xi K) (non-negative least squares on "
+    "relative residuals); a, b, the residual and the smallest c bounding the grid per xi are "
+    "reported, not used for the verdict: the theorem is an upper bound, and runs converging "
+    "faster than it fit that shape badly."
+)
 
 
 @PAPER.claim(
@@ -1631,17 +1661,19 @@ def _theorem1_run(inst: Any, solvers: Any, measure: str, lambda_rule: str = "raw
               r"O(\sqrt\xi + 1/\sqrt{\xi K}), \mathcal K = \min_{\lambda\ge0}\|\nabla f+\lambda\nabla q\| - q.",
     kind=Kind.RATE,
     family=THEOREM1,
-    reading="Measured on the paper's Example 1: as K grows the bound tends to c sqrt(xi), so the "
-            "plateau of min_k K must shrink at least like sqrt(xi) (fitted log-log slope >= ~0.5; "
-            "we accept >= 0.35, refute below 0.15 with 1.5x growth of plateau/sqrt(xi)).",
+    reading=_THEOREM1_READING,
     expect=Expect.REFUTED,
     counterexample={"param": "direct", "eta": 0.5, "seed": 0},
     notes="With direct parameterisation the unprojected gradients of Definition 1 have "
           "components normal to the simplex that never vanish, and Algorithm 1's lambda rule "
           "uses these raw gradients: on Example 1 lambda stays 0, the iterates converge to an "
           "infeasible point (q = -3) and min_k K plateaus at a constant independent of xi. "
-          "The theorem's hypotheses fail there too (Corollary 3 is refuted for point-mass "
-          "initial distributions).",
+          "The hypothesis xi <= 1/L holds for every xi used: L_est = 9.48 (sup of the Hessian "
+          "of f over the 256 deterministic policy profiles; grad g: 3.7 over x in [0, 3]^2), "
+          "1/L_est = 0.105; the pinned run stays in x in [0, 0.5]^2, away from the kinks of "
+          "grad q, and reaches an exact fixed point within 22 iterations, so the plateau 11.56 "
+          "is the K -> infinity value for every xi. Corollary 3, used by the proof, is refuted "
+          "for point-mass initial distributions.",
     n={"fast": 0, "full": 2},
     uses=("incentive_algorithm1", "incentive_gradients", "leader_policy_gradient"),
 )
@@ -1657,13 +1689,14 @@ def theorem1_rate_definition1(inst: Any, solvers: Any) -> Result:
     family=THEOREM1,
     reading="Definition 1 with the gradient replaced by the projected-gradient mapping of "
             "Algorithm 1's own projections (x >= 0, simplex per state for direct), the usual "
-            "measure for projected methods.",
+            "measure for projected methods. " + _THEOREM1_READING,
     expect=Expect.REFUTED,
     counterexample={"param": "direct", "eta": 0.5, "seed": 0},
     notes="Even with projections accounted for, Example 1 with direct parameterisation and "
           "eta = 0.5 converges to an infeasible fixed point (lambda = 0 because of the normal "
-          "components of the raw gradients in the lambda rule), so -q = 3 keeps min_k K away "
-          "from 0 for every xi.",
+          "components of the raw gradients in the lambda rule), so -q = 3 keeps min_k K at "
+          "2.36 for every xi. All xi satisfy xi <= 1/L_est = 0.105 (L_est = 9.48, as for "
+          "theorem1_rate_definition1) and the run never reaches a kink of grad q.",
     n={"fast": 0, "full": 2},
     tier=Tier.FULL,
     uses=("incentive_algorithm1", "incentive_gradients", "leader_policy_gradient"),
@@ -1681,10 +1714,12 @@ def theorem1_rate_projected(inst: Any, solvers: Any) -> Result:
     reading="Both Definition 1 and line 2 of Algorithm 1 read for the constrained problem: the "
             "direct-parameterisation theta-gradients are centred per state (tangent to the "
             "simplex) in the lambda rule; the theta step is unchanged (the simplex projection "
-            "ignores per-row constants). Holds when the plateau of min_k K shrinks like "
-            "sqrt(xi) or is below 1% of the initial K for every xi.",
+            "ignores per-row constants). " + _THEOREM1_READING,
     notes="Under this reading Example 1 (direct) converges to x = (1, 0), the strong "
-          "Stackelberg point (f = 4), with min_k K a few 1e-4.",
+          "Stackelberg point (f = 4), with min_k K a few 1e-4 (6e-5 at xi = 0.025); softmax "
+          "runs are still decreasing at K = 1/xi^2 (min K 0.19, 0.066, 0.027). The iterates "
+          "oscillate across the kink x_1 = 1 of grad q (never on it, so q is differentiable "
+          "at every iterate as the theorem asks).",
     n={"fast": 0, "full": 2},
     uses=("incentive_algorithm1", "incentive_gradients", "leader_policy_gradient"),
 )
