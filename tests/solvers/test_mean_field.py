@@ -82,6 +82,29 @@ def test_team_q_equals_brute_force_agent_q(small):
     assert np.allclose(Q, tq.q[xi], rtol=1e-10, atol=1e-12)
 
 
+def test_team_value_matches_monte_carlo_returns_of_simulated_agents(small):
+    """V(mu_0) = sum_s V_s from the linear solve against the discounted team reward of N
+    individually simulated agents (no shared code path but the model tables)."""
+    system, pi = small
+    space = system.space
+    tq = mf.team_q(system, mf.team_policy(pi, space))
+    mu0 = np.array([1, 2, 0])
+    H, reps, g = 40, 20000, system.gamma
+    mus, sas = mf.simulate_agents(system, pi, mu0, H, reps, seed=5)
+    ret = np.zeros(reps)
+    for t in range(H):
+        r = system.reward[space.mu_index(mus[t])]  # (reps, S, A): r(s, mu_t(N_s), a)
+        ret += g**t * (r * sas[t]).sum((1, 2)) / system.n_agents  # sum_s r_s, weighted (3.6)
+    exact = float(tq.v[space.mu_index(mu0)])
+    tail = g**H * float(np.abs(system.reward).max()) / (1 - g)  # truncation after H steps
+    se = ret.std(ddof=1) / np.sqrt(reps)
+    assert abs(ret.mean() - exact) <= 5 * se + tail, (ret.mean(), exact, se)
+    # the same estimate rejects a value computed with a wrong discount (off by one power)
+    wrong = float(mf.team_q(mf.random_local_system(mf.path_graph(3), 3, 2, 0.8 * 0.9, seed=0),
+                            mf.team_policy(pi, space)).v[space.mu_index(mu0)])
+    assert abs(ret.mean() - wrong) > 5 * se + tail
+
+
 def test_transition_matches_simulation(small):
     system, pi = small
     team = mf.team_policy(pi, system.space)
