@@ -360,6 +360,8 @@ class ActorResult:
     critic_errors: np.ndarray  # (T_actor, S) L2(nu) errors of the critic
     theta0: torch.Tensor
     b: torch.Tensor
+    #: with ``keep_trajectory``: θ(1), ..., θ(T_actor + 1), shape (T_actor + 1, S, M, d)
+    thetas: torch.Tensor | None = None
 
 
 @reference("neural_actor_critic")
@@ -380,6 +382,7 @@ def ltde_neural_ac(
     sigma_sampling: str = "exact",
     critic: str = "neural",
     device: str = "cpu",
+    keep_trajectory: bool = False,
 ) -> ActorResult:
     r"""Algorithm 2 (LTDE-Neural-AC) with the critic of Algorithm 1.
 
@@ -395,6 +398,9 @@ def ltde_neural_ac(
     :math:`\sigma_\theta`. With both and ``k`` = diameter, :math:`\hat g` is the exact policy
     gradient (4.8) and the iteration is projected gradient ascent on J with step
     :math:`T_{actor}^{-1/2}`.
+
+    ``keep_trajectory`` also returns every iterate θ(t) (for stationarity measures such as
+    the gradient mapping (D.15)).
 
     ``device`` places the critic's TD iterations (the cost of each actor step) on a torch
     device; the actor's own update is on small tensors and stays on the CPU. Both are float64.
@@ -420,7 +426,10 @@ def ltde_neural_ac(
     rad = radius / math.sqrt(width)
     mask = system.graph.neighbourhood_mask(k).astype(float)  # [s, y]
     returns, cerrs = [], []
+    thetas: list[torch.Tensor] = []
     for _it in range(t_actor):
+        if keep_trajectory:
+            thetas.append(theta.clone())
         cur = NeuralNet(theta, net.b)
         team = to_team_policy(energy_team_policy(cur, space, tau), space)
         tq = mf.team_q(system, team, transition=PN)
@@ -456,7 +465,8 @@ def ltde_neural_ac(
         theta = torch.minimum(torch.maximum(theta, theta0 - rad), theta0 + rad)
     cur = NeuralNet(theta, net.b)
     returns.append(expected_return(system, cur, tau, p0, PN))
-    return ActorResult(np.array(returns), theta, np.array(cerrs), theta0, net.b)
+    traj = torch.stack([*thetas, theta]) if keep_trajectory else None
+    return ActorResult(np.array(returns), theta, np.array(cerrs), theta0, net.b, traj)
 
 
 def _restart_samples(system: mf.MeanFieldSystem, team: mf.TeamPolicy, p0: np.ndarray,

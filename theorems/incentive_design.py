@@ -1335,12 +1335,12 @@ def eq8_reinforce_unbiased(inst: Any, solvers: Any) -> Result:
 # Theorem 1
 # ---------------------------------------------------------------------------
 
-#: step sizes of the sweep (all below 1/L_est on Example 1, see _theorem1_smoothness)
+#: step sizes of the sweep (all below 1/L_est on Example 1, see _theorem1_region_smoothness)
 THEOREM1_XIS = (0.1, 0.05, 0.025)
 #: horizon K_max(xi) = THEOREM1_T / xi^2.  Then 1/sqrt(xi K_max) = sqrt(xi / T) and the bound of
 #: Theorem 1 at the last iterate is c (1 + T^-1/2) sqrt(xi): proportional to sqrt(xi), so the
 #: plateau-versus-xi rule compares the measurement with what the theorem says at the measured
-#: K.  (A horizon K = c/xi keeps xi K fixed, and the bound c (sqrt(xi) + 1/sqrt(c)) at the
+#: K.  (A horizon K = s/xi keeps xi K = s fixed, and the bound c (sqrt(xi) + s^-1/2) at the
 #: last iterate does not vanish as xi -> 0.)
 THEOREM1_T = 1.0
 #: values of K per xi entering the (xi, K) fit: geometric from K = 1/xi to K_max = T/xi^2
@@ -1716,7 +1716,7 @@ def theorem1_rate_projected(inst: Any, solvers: Any) -> Result:
             "simplex) in the lambda rule; the theta step is unchanged (the simplex projection "
             "ignores per-row constants). " + _THEOREM1_READING,
     notes="Under this reading Example 1 (direct) converges to x = (1, 0), the strong "
-          "Stackelberg point (f = 4), with min_k K a few 1e-4 (6e-5 at xi = 0.025); softmax "
+          "Stackelberg point (f = 4), with min_k K = 5e-4, 1.2e-3, 6.5e-5 at K = 1/xi^2; softmax "
           "runs are still decreasing at K = 1/xi^2 (min K 0.19, 0.066, 0.027). The iterates "
           "oscillate across the kink x_1 = 1 of grad q (never on it, so q is differentiable "
           "at every iterate as the theorem asks).",

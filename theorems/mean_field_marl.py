@@ -1011,6 +1011,7 @@ ACTOR_FAMILY = CRITIC_STUDY.derive("actor_study", S=Int(3, 3), gamma=Choice((0.5
             "vs log T over all T; HOLDS if the exponent CI's upper end is <= -1/4, REFUTED if "
             "its lower end is > -1/4, else INCONCLUSIVE",
     uses=("neural_actor_critic", "optimal_team_q"),
+    time_limit_s=3600.0,  # ~49k exact actor steps + 36 reference ascents (~15 min on one core)
 )
 def actor_rate_exact_gradients(inst: Any, solvers: Any) -> Result:
     study = _actor_study(inst, solvers, CONTROL_TS, ACTOR_SEEDS, EXACT_CONTROL)
@@ -1051,6 +1052,7 @@ def actor_rate_exact_gradients(inst: Any, solvers: Any) -> Result:
             "if every CI lies below 0, else INCONCLUSIVE. The -1/4 speed itself is tested by "
             "the noise-free control actor_rate_exact_gradients",
     uses=("neural_actor_critic", "optimal_team_q"),
+    time_limit_s=5400.0,  # ~3000 actor steps with a 1000-step neural critic each (~30 min)
 )
 def actor_rate(inst: Any, solvers: Any) -> Result:
     return _actor_rate(inst, solvers, STOCH_TS, ACTOR_SEEDS, STOCH_SETTINGS)
@@ -1081,6 +1083,81 @@ def _actor_rate(inst: Any, solvers: Any, Ts: list[int], seeds: int,
     parts.append("exact-gradient control: " + cf.summary("exponent"))
     return Result(ok, "; ".join(parts) + why, ratio=None, metrics=metrics,
                   figures=_actor_figures(study, "Algorithm 2"))
+
+
+D5_FAMILY = CRITIC_STUDY.derive("actor_d5_study", gamma=Choice((0.5, 0.8, 0.9)))
+D5_TS = {"fast": [4, 16, 64], "full": [4, 16, 64, 256, 1024]}
+
+
+def _gradient_mapping_norms(system: mf.MeanFieldSystem, thetas: torch.Tensor, b: torch.Tensor,
+                            theta0: torch.Tensor, p0: np.ndarray, eta: float
+                            ) -> tuple[np.ndarray, float]:
+    r"""||G(theta(t))||_2^2 of (D.15), G = eta^{-1} [Proj_B(theta + eta grad J) - theta], for every
+    iterate, with the exact gradient (4.8) computed here (independently of the solver's own
+    step), and a lower estimate of the Lipschitz constant L of grad J (Assumption 5.7): the
+    largest ||grad J(theta(t+1)) - grad J(theta(t))|| / ||theta(t+1) - theta(t)||."""
+    rad = ACTOR_R / math.sqrt(theta0.shape[1])
+    lo, hi = (theta0 - rad).numpy(), (theta0 + rad).numpy()
+    grads, norms = [], []
+    for th in thetas[:-1]:
+        g, _ = nac.exact_policy_gradient(system, nac.NeuralNet(th, b), ACTOR_TAU, p0)
+        W = th.numpy()
+        G = (np.clip(W + eta * g, lo, hi) - W) / eta
+        norms.append(float(np.sum(G**2)))
+        grads.append(g)
+    L = 0.0
+    for t in range(len(grads) - 1):
+        step = float(np.linalg.norm((thetas[t + 1] - thetas[t]).numpy()))
+        if step > 0:
+            L = max(L, float(np.linalg.norm(grads[t + 1] - grads[t])) / step)
+    return np.array(norms), L
+
+
+@PAPER.claim(
+    locator="Theorem D.5, eq. (D.16) (Appendix D.2.1), noise-free",
+    statement=r"With \eta = T_{actor}^{-1/2} and 1 - L\eta \ge 1/2: \min_{t \in [T_{actor}]} "
+              r"E\|G(	heta(t))\|_2^2 \le 8	au^2\Sigma^2|S|/B + rac{4}{\sqrt{T_{actor}}} "
+              r"E[J(	heta(T_{actor}+1)) - J(	heta(1))] + \epsilon_Q(T_{actor}), G the gradient "
+              r"mapping (D.15); with the exact critic and the exact expectation over "
+              r"\sigma_	heta (\Sigma = 0, \epsilon_Q = 0) the first and last terms vanish.",
+    kind=Kind.INEQUALITY,
+    family=D5_FAMILY,
+    tolerance=ROUNDING,
+    reading="Algorithm 2 run through the neural_actor_critic solver with critic='exact', "
+            "batch=None, k = diameter (so g_hat is the exact gradient (4.8)), M = 16, "
+            "R = tau = 1; G(theta(t)) recomputed for every iterate with the exact gradient; "
+            "T_actor in {4, 16, 64} (fast) and up to 1024 (full). The hypothesis 1 - L eta >= "
+            "1/2 is checked against a lower estimate of L (difference quotients of grad J along "
+            "the run): a T whose step violates it is undecided, not counted. (With ReLU "
+            "energies grad J jumps at kinks, so Assumption 5.7 is itself only approximate.)",
+    n={"fast": 2, "full": 6},
+    uses=("neural_actor_critic",),
+)
+def actor_stationarity_d16(inst: Any, solvers: Any) -> Result:
+    system, p0 = inst.system, inst.p0
+    out, tight = [], 0.0
+    metrics: dict[str, float] = {}
+    for T in D5_TS["fast" if inst.tier == "fast" else "full"]:
+        res = solvers.neural_actor_critic(
+            system, p0, k=system.graph.diameter, width=ACTOR_M, radius=ACTOR_R, tau=ACTOR_TAU,
+            t_actor=T, t_critic=1, batch=None, critic="exact", seed=inst.seed % 1000,
+            keep_trajectory=True)
+        eta = T ** -0.5
+        norms, L = _gradient_mapping_norms(system, res.thetas, res.b, res.theta0, p0, eta)
+        lhs = float(norms.min())
+        rhs = 4.0 / math.sqrt(T) * float(res.returns[-1] - res.returns[0])
+        metrics.update({f"min_G2_T{T}": lhs, f"rhs_T{T}": rhs, f"L_lower_T{T}": L})
+        if L * eta > 0.5:
+            out.append(Result(None, f"T={T}: 1 - L eta >= 1/2 fails (L >= {L:.3g}, eta = "
+                                    f"{eta:.3g}): hypothesis not met"))
+            continue
+        r = checks.at_most(lhs, rhs, ROUNDING, f"T={T}: min_t ||G||^2 vs 4 (J(T+1) - J(1))/sqrt(T)")
+        out.append(r)
+        if rhs > 0:
+            tight = max(tight, lhs / rhs)
+    res_all = Result.all(*out)
+    res_all.metrics.update({**metrics, "tightness": tight})
+    return res_all
 
 
 # ---------------------------------------------------------------------------

@@ -4,13 +4,16 @@ planted solver bugs are caught."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import theorems.incentive_design  # noqa: F401  (registers the claims)
+import theorems.incentive_design as T1
 from solvers import incentive as inc
 from verify.claims import REGISTRY
-from verify.engine import evaluate
+from verify.engine import evaluate, replay
 from verify.solverset import SolverSet
 
 PAPER = "incentive_design"
@@ -131,3 +134,121 @@ def test_section4_rule_fails_a_stalled_infeasible_run_and_waits_for_a_moving_one
     assert stalled.ok is False and "infeasible" in stalled.detail
     moving = claim.check(inst, SolverSet({}))  # the reference after 20 steps: q still rising
     assert moving.ok is None and "still moving" in moving.detail
+
+
+# ---------------------------------------------------------------------------
+# Theorem 1: K sweep and fit, hypothesis xi <= 1/L, pinned counterexamples
+# ---------------------------------------------------------------------------
+
+T1_XIS = np.array(T1.THEOREM1_XIS)
+
+
+def _t1_grid() -> tuple[np.ndarray, np.ndarray]:
+    xi = np.concatenate([[x] * T1._theorem1_k_grid(x).size for x in T1_XIS])
+    K = np.concatenate([T1._theorem1_k_grid(x) for x in T1_XIS]).astype(float)
+    return xi, K
+
+
+def test_theorem1_horizon_and_k_grid() -> None:
+    """K_max = 1/xi^2, where the theorem's two terms are equal; the grid spans 1/xi .. 1/xi^2."""
+    assert [T1._theorem1_horizon(x) for x in T1_XIS] == [100, 400, 1600]
+    for x in T1_XIS:
+        ks = T1._theorem1_k_grid(x)
+        assert ks[0] == round(1 / x) and ks[-1] == T1._theorem1_horizon(x) and ks.size >= 5
+    assert "K = 1/xi^2" in T1.THEOREM1.description and "10/xi" not in T1.THEOREM1.description
+
+
+def test_theorem1_fit_recovers_the_model_and_flags_a_running_min_flat_in_k() -> None:
+    xi, K = _t1_grid()
+    model = 0.3 * np.sqrt(xi) + 0.7 / np.sqrt(xi * K)
+    fit = T1._theorem1_fit(xi, K, model)
+    assert fit["fit_a"] == pytest.approx(0.3, rel=1e-9) and fit["fit_b"] == pytest.approx(0.7, rel=1e-9)
+    assert fit["fit_rel_rmse"] < 1e-9
+    flat = T1._theorem1_fit(xi, K, np.ones_like(xi))  # planted: min K does not decay with K or xi
+    assert flat["fit_rel_rmse"] > 0.2 and flat["fit_log_rmse"] > 0.2
+    # the plateau-vs-xi rule on the same two data sets
+    p_model = 0.3 * np.sqrt(T1_XIS) + 0.7 * np.sqrt(T1_XIS)  # at K = 1/xi^2
+    assert T1._theorem1_verdict(T1_XIS, p_model, 1.0, [True] * 3)[0] is True
+    assert T1._theorem1_verdict(T1_XIS, np.ones(3), 1.0, [True] * 3)[0] is False
+
+
+def test_theorem1_verdict_rests_only_on_admissible_step_sizes() -> None:
+    flat = np.ones(3)
+    assert T1._theorem1_verdict(T1_XIS, flat, 1.0, [True, True, True])[0] is False
+    ok, _, _, why = T1._theorem1_verdict(T1_XIS, flat, 1.0, [False, True, True])
+    assert ok is None and "only 2 admissible step sizes" in why
+    ok, _, _, why = T1._theorem1_verdict(T1_XIS, flat, 1.0, [False, False, True])
+    assert ok is None and "xi <= 1/L_est" in why
+
+
+def _t1_fake_algorithm1(values):  # type: ignore[no-untyped-def]
+    """An Algorithm 1 frozen at its initial iterate whose K sequence is ``values(xi, k)``."""
+    def fake(prob, par, z0, theta0, *, xi, eta, iterations, projected_measure, lambda_rule):  # type: ignore[no-untyped-def]
+        tr = _frozen_algorithm1(prob, par, z0, theta0, xi=xi, eta=eta, iterations=iterations,
+                                projected_measure=projected_measure, lambda_rule=lambda_rule)
+        kk = np.array([values(xi, k) for k in range(iterations + 1)])
+        return dataclasses.replace(tr, K_def1=kk, K_proj=kk)
+    return fake
+
+
+def test_theorem1_planted_running_min_flat_in_k_is_not_accepted() -> None:
+    claim = REGISTRY[f"{PAPER}.theorem1_rate_projected_tangent"]
+    inst = claim.family.instance({"param": "direct", "eta": 0.5, "seed": 0})
+
+    def run(values):  # type: ignore[no-untyped-def]
+        fake = _t1_fake_algorithm1(values)
+        return claim.check(inst, SolverSet({"incentive_algorithm1": fake}, differential=False))
+
+    flat = run(lambda xi, k: 1.0)
+    assert flat.ok is not True and flat.metrics["fit_rel_rmse"] > 0.2
+    assert flat.metrics["c_needed_growth"] > 1.5
+    model = run(lambda xi, k: 0.3 * np.sqrt(xi) + 0.7 / np.sqrt(xi * max(k, 1)))  # control
+    assert model.ok is True, model.detail
+    assert model.metrics["fit_rel_rmse"] < 1e-6
+    assert model.metrics["fit_a"] == pytest.approx(0.3, rel=1e-6)
+    assert model.metrics["fit_b"] == pytest.approx(0.7, rel=1e-6)
+    # the smoothness estimate of Example 1 (direct): every step size satisfies xi <= 1/L_est
+    assert flat.metrics["n_xi_admissible"] == 3 and 1 / flat.metrics["L_est"] >= 0.1
+
+
+def test_theorem1_refutation_needs_the_hypothesis_xi_below_1_over_l(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With L = 20 (planted) xi = 0.1 violates xi <= 1/L: a plateau on the remaining two step
+    sizes is not enough to refute."""
+    monkeypatch.setattr(T1, "_theorem1_region_smoothness", lambda *a: (20.0, 1.0))
+    claim = REGISTRY[f"{PAPER}.theorem1_rate_definition1"]
+    inst = claim.family.instance({"param": "direct", "eta": 0.5, "seed": 0})
+    fake = _t1_fake_algorithm1(lambda xi, k: 1.0)
+    res = claim.check(inst, SolverSet({"incentive_algorithm1": fake}, differential=False))
+    assert res.ok is None and "only 2 admissible step sizes" in res.detail
+    assert res.metrics["n_xi_admissible"] == 2 and res.metrics["L_est"] == 20.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["theorem1_rate_definition1", "theorem1_rate_projected"])
+def test_theorem1_pinned_counterexample_replays(name: str) -> None:
+    """The pinned counterexamples still refute, on step sizes satisfying xi <= 1/L_est, with q
+    differentiable along the run and the plateau reached at an exact fixed point."""
+    claim = REGISTRY[f"{PAPER}.{name}"]
+    assert claim.counterexample is not None and claim.expect == "REFUTED"
+    out = replay(claim, claim.counterexample, tier="full")
+    assert out.error is None, out.error
+    res = out.result
+    assert res is not None and res.ok is False, res.detail if res else out
+    m = res.metrics
+    assert m["all_xi_admissible"] == 1 and max(T1.THEOREM1_XIS) <= 1 / m["L_est"]
+    assert m["kink_crossings"] == 0 and m["fixed_point_all"] == 1
+    assert m["growth"] > 1.5 and m["fit_rel_rmse"] > 0.2
+
+
+@pytest.mark.slow
+def test_theorem1_vertex_supremum_dominates_interior_hessians() -> None:
+    """f is multi-affine in the policy rows of Example 1, so the sup of ||Hess f|| over the
+    product of simplices is attained at a deterministic profile: interior samples stay below."""
+    prob, par, solvers = inc.example1(), inc.Parameterisation("direct", 1.0), SolverSet()
+    sup = T1._theorem1_vertex_sup_f(solvers, prob, par)
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        th = rng.dirichlet(np.ones(2), size=(2, 4))
+        hf, _ = T1._theorem1_hessian_norms(solvers, prob, par, rng.uniform(0, 3, 2), th)
+        assert hf <= sup * (1 + 1e-6)
+    assert 9.0 < sup < 10.0  # so 1/L >= 0.1, the largest step size used

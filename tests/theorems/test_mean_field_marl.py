@@ -141,3 +141,14 @@ def test_planted_bug_descending_actor_is_caught() -> None:
 def test_actor_rate_rule_passes_the_correct_actor() -> None:
     res = _small_actor_rate({})
     assert res.ok is True, res.detail
+
+
+def test_planted_bug_descending_actor_breaks_d16() -> None:
+    """(D.16) with exact gradients: an actor stepping downhill makes J(T+1) - J(1) < 0 while
+    ||G||^2 > 0, which the check must report as a violation."""
+    claim = REGISTRY[f"{PAPER}.actor_stationarity_d16"]
+    inst = claim.family.instance({"S": 3, "N": 3, "gamma": 0.5, "seed": 0})
+    good = claim.check(inst, SolverSet({}))
+    assert good.ok is True, good.detail
+    bad = claim.check(inst, SolverSet({"neural_actor_critic": _sign_flipped_actor}))
+    assert bad.ok is False, bad.detail
