@@ -817,6 +817,7 @@ def critic_error_vs_k(inst: Any, solvers: Any) -> Result:
 
 
 ACTOR_M, ACTOR_R, ACTOR_TAU = 16, 1.0, 1.0  # Theorem 5.10: R = tau = 1
+REF_TOL = 1e-7  # relative stationarity / improvement tolerance of the J(theta*) reference
 
 
 def _actor_reference(system: mf.MeanFieldSystem, p0: np.ndarray, theta0: torch.Tensor,
@@ -844,7 +845,7 @@ def _actor_reference(system: mf.MeanFieldSystem, p0: np.ndarray, theta0: torch.T
         u = torch.as_tensor(rng.uniform(-rad, rad, size=tuple(theta0.shape)))
         starts.append((theta0 + u, eta0))
     starts.extend((w, eta0) for w in polish)
-    runs = [nac.projected_ascent(system, theta0, b, ACTOR_TAU, p0, ACTOR_R, st, eta)
+    runs = [nac.projected_ascent(system, theta0, b, ACTOR_TAU, p0, ACTOR_R, st, eta, tol=REF_TOL)
             for st, eta in starts]
     best = max(runs, key=lambda a: a.value)
     qstar = solvers.optimal_team_q(system)
@@ -892,11 +893,12 @@ def _actor_study(inst: Any, solvers: Any, Ts: list[int], seeds: int,
         refs.append(ref)
     j_ref = np.array([f["j_ref"] for f in refs])
     j_opt = np.array([f["j_opt"] for f in refs])
-    floor = 1e-12 * np.maximum(1.0, np.abs(j_ref))
+    # below the reference's own accuracy (projected_ascent stops at a relative improvement
+    # of REF_TOL) a gap is not resolved: such points are clipped there and counted, since
+    # they would pull a log-log fit down
+    floor = REF_TOL * np.maximum(1.0, np.abs(j_ref))
     gaps = {n: np.maximum(j_ref[:, None] - v, floor[:, None]) for n, v in best.items()}
-    # a gap at the floor means a scored run reached J_ref even after polishing: reported,
-    # since such points pull a log-log fit down
-    at_floor = int(sum(int((j_ref[:, None] - v <= floor[:, None]).sum()) for v in best.values()))
+    at_floor = {n: int((j_ref[:, None] - v <= floor[:, None]).sum()) for n, v in best.items()}
     gaps_opt = {n: j_opt[:, None] - v for n, v in best.items()}
     curve_gaps = {n: [np.maximum(j_ref[i] - c, floor[i]) for i, c in enumerate(cs)]
                   for n, cs in curves.items()}
@@ -940,16 +942,18 @@ def _ref_metrics(study: dict[str, Any]) -> dict[str, float]:
         "j_ref_minus_ascent_max": float(max(f["j_ref"] - f["j_ascent"] for f in refs)),
         "ascent_spread_max": float(max(f["ascent_spread"] for f in refs)),
         "ascent_fw_gap_max": float(max(f["fw_gap"] for f in refs)),
-        "gaps_at_floor": float(study["at_floor"]),
+        "gaps_at_floor": float(sum(study["at_floor"].values())),
     }
 
 
-def _unbiased(ok: bool | None, study: dict[str, Any]) -> tuple[bool | None, str]:
-    """A HOLDS resting on gaps at the float floor (a scored run reached J_ref) is unsound:
-    those points steepen the fitted decay. Downgrade it to INCONCLUSIVE and say so."""
-    if ok is True and study["at_floor"]:
-        return None, (f"; INCONCLUSIVE: {study['at_floor']} measured gaps reached J_ref itself, "
-                      "which biases the fitted exponent towards faster decay")
+def _unbiased(ok: bool | None, study: dict[str, Any], fitted: list[str]) -> tuple[bool | None, str]:
+    """A HOLDS resting on gaps below the reference's accuracy in the ``fitted`` settings is
+    unsound (those points steepen the fitted decay): downgrade it to INCONCLUSIVE, say why."""
+    n = sum(study["at_floor"][k] for k in fitted)
+    if ok is True and n:
+        return None, (f"; INCONCLUSIVE: {n} fitted gaps are below the reference's accuracy "
+                      f"(REF_TOL = {REF_TOL:g} relative), which biases the exponent towards "
+                      "faster decay")
     return ok, ""
 
 
@@ -966,52 +970,60 @@ STOCH_SETTINGS = {f"B = {B}": {"k": 1, "batch": B, "t_critic": 1000} for B in (1
 ACTOR_SEEDS = 6
 
 
-def actor_exponent_verdict(fit: checks.Fit, rate: float = -0.25) -> bool | None:
-    """Verdict of the noise-free control: the optimisation term must decay at least as fast
-    as T^rate: HOLDS when the CI's upper end is <= rate, REFUTED when its lower end is
-    above rate, INCONCLUSIVE otherwise."""
-    return True if fit.ci_high <= rate else (False if fit.ci_low > rate else None)
+#: effect size of the trend rule: an exponent above -DELTA (the best-so-far gap shrinks by
+#: less than 0.7% per doubling of T_actor) is "no improvement with T_actor"
+DELTA_EXPONENT = 0.01
 
 
-#: an actor that never improves on theta(1) has the same min_t gap at every T_actor, and its
-#: fitted exponent is 0 up to float64 rounding of the logs (~1e-15); real trends are >= 1e-2
-FLAT_EXPONENT = 1e-6
-
-
-def actor_trend_verdict(fits: list[checks.Fit]) -> bool | None:
-    """Verdict of the stochastic runs: REFUTED when the gap grows with T_actor for some
-    setting (CI lower end > 0); HOLDS when it decreases in every setting (CI upper end
-    < -FLAT_EXPONENT); INCONCLUSIVE otherwise (a flat gap, e.g. an actor that never improves
-    on theta(1))."""
-    if any(f.ci_low > FLAT_EXPONENT for f in fits):
+def actor_trend_verdict(fits: list[checks.Fit], delta: float = DELTA_EXPONENT) -> bool | None:
+    """Equivalence-test verdict on fitted exponents of min_t gap vs T_actor: HOLDS when every
+    setting's CI lies below -delta (the gap decreases), REFUTED when some setting's CI lies
+    above -delta (flat or growing: Algorithm 2 does not improve with T_actor there),
+    INCONCLUSIVE otherwise. An actor stuck at (or descending from) theta(1) has min_t gap
+    = gap(theta(1)) for every T, exponent 0: REFUTED."""
+    if any(f.ci_low > -delta for f in fits):
         return False
-    return True if all(f.ci_high < -FLAT_EXPONENT for f in fits) else None
+    return True if all(f.ci_high < -delta for f in fits) else None
 
 
 ACTOR_FAMILY = CRITIC_STUDY.derive("actor_study", S=Int(3, 3), gamma=Choice((0.5,)))
 
 
+#: why no run at testable sizes can refute (or confirm) the rate of (5.3) itself
+THEOREM_510_HYPOTHESES = (
+    "Theorem 5.10 assumes M = Omega((f(k)|A|)^5 T_actor^8) and gamma <= T_actor^{-2/k}; "
+    "at M = 16, gamma = 0.5, k = 2 both fail for every T_actor >= 4 (M would need ~4^8 f(k)^5 "
+    "|A|^5 already at T = 4), and the bound also carries the T-independent width term "
+    "O(|S| R^{3/2} d^{3/4} M^{-1/4}) of (D.42). J(theta*) (a global maximiser in B^actor) is "
+    "only bracketed: J_ref <= J(theta*) <= J_opt.")
+
+
 @PAPER.claim(
-    locator="Theorem 5.10, eq. (5.3) (the T_actor^{-1/4} term; Theorem D.5, (D.16))",
-    statement=r"With exact critic and exact policy gradient (Sigma = 0, epsilon_Q = 0, k = "
-              r"diameter) only the optimisation term of (5.3) remains: "
-              r"min_{t \le T} J(\theta^*) - J(\theta(t)) = O(T_actor^{-1/4}) with "
-              r"\eta = T_actor^{-1/2}, R = \tau = 1, \theta^* = argmax_{B^actor} J.",
+    locator="Theorem 5.10, eq. (5.3) (the T_actor^{-1/4} term; Theorem D.5, (D.16)): measurement",
+    statement=r"Measured, not tested: with the exact critic and the exact policy gradient "
+              r"(Sigma = 0, epsilon_Q = 0, k = diameter), the decay of "
+              r"min_{t \le T} J_ref - J(\theta(t)) with T_actor, \eta = T_actor^{-1/2}, "
+              r"R = \tau = 1, against the T_actor^{-1/4} term of (5.3).",
     kind=Kind.RATE,
     family=ACTOR_FAMILY,
     tier=Tier.FULL,
     n={"fast": 1, "full": 1},
     reading="noise-free control of Algorithm 2 (critic='exact', batch=None: the update is "
             "projected gradient ascent with the exact (4.8)), M = 16, T_actor in "
-            "{4, 8, ..., 4096}, 6 seeds (each with its own theta(0) and B^actor). J(theta*) is "
-            "estimated by J_ref = best of 6 independent long exact projected ascents (other "
-            "starts and step sizes, stationarity-stopped) and of every J visited; J_ref <= "
-            "J(theta*), so the measured gap is a lower bound on the theorem's gap and a "
-            "too-slow decay is a sound refutation. Rule (fixed before measuring): fit log gap "
-            "vs log T over all T; HOLDS if the exponent CI's upper end is <= -1/4, REFUTED if "
-            "its lower end is > -1/4, else INCONCLUSIVE",
+            "{4, 8, ..., 4096}, 6 seeds (each with its own theta(0) and B^actor); gap against "
+            "J_ref (best of independent long exact projected ascents and of the runs, polished). "
+            "Report-only: the fitted exponent (all T and the upper half) and the gap against "
+            "J_opt are shown next to -1/4; no verdict is possible (notes), the testable part of "
+            "the proof is actor_stationarity_d16",
+    expect=Expect.INCONCLUSIVE,
+    notes=THEOREM_510_HYPOTHESES + " A lower bound on the gap that decays fast says nothing "
+          "about J(theta*) - J(theta(t)) if J_ref < J(theta*); one that decays slowly is "
+          "outside the theorem's hypotheses. Measured (seed 0): exponent -0.246 [-0.270, "
+          "-0.221] over T = 4..4096, -0.456 [-0.516, -0.395] over T >= 128; gap 0.052 -> "
+          "0.0087; J_opt - J_ref = 0.236 (the best team policy is far outside the "
+          "energy-policy class at M = 16).",
     uses=("neural_actor_critic", "optimal_team_q"),
-    time_limit_s=3600.0,  # ~49k exact actor steps + 36 reference ascents (~15 min on one core)
+    time_limit_s=3600.0,  # ~49k exact actor steps + 36 reference ascents (~17 min on one core)
 )
 def actor_rate_exact_gradients(inst: Any, solvers: Any) -> Result:
     study = _actor_study(inst, solvers, CONTROL_TS, ACTOR_SEEDS, EXACT_CONTROL)
@@ -1020,37 +1032,44 @@ def actor_rate_exact_gradients(inst: Any, solvers: Any) -> Result:
     up = _upper_half_fit(CONTROL_TS, g, inst.rng)
     fit_opt = checks.fit_power_law(np.array(CONTROL_TS, float),
                                    study["gaps_opt"]["exact gradient"], inst.rng)
-    ok, why = _unbiased(actor_exponent_verdict(fit), study)
     metrics = {"exponent": fit.value, "exponent_ci_low": fit.ci_low,
                "exponent_ci_high": fit.ci_high, "exponent_upper_half": up.value,
                "exponent_upper_half_ci_low": up.ci_low, "exponent_upper_half_ci_high": up.ci_high,
                "exponent_vs_j_opt": fit_opt.value,
                "gap_T4": float(g[:, 0].mean()), f"gap_T{CONTROL_TS[-1]}": float(g[:, -1].mean()),
                **_ref_metrics(study)}
-    detail = (fit.summary("exponent of min_t gap vs T_actor") + " (theorem: <= -1/4); "
+    detail = ("measurement (no verdict: hypotheses of Theorem 5.10 unmet, J(theta*) only "
+              "bracketed): " + fit.summary("exponent of min_t gap vs T_actor") + " (the "
+              "theorem's term: -1/4); "
               + up.summary(f"upper half T >= {CONTROL_TS[len(CONTROL_TS) // 2]}")
               + f"; gap {metrics['gap_T4']:.3g} -> {metrics[f'gap_T{CONTROL_TS[-1]}']:.3g}; "
-              f"J_opt - J_ref = {metrics['j_opt_minus_j_ref_mean']:.3g}" + why)
-    return Result(ok, detail, ratio=None, metrics=metrics,
+              f"J_opt - J_ref = {metrics['j_opt_minus_j_ref_mean']:.3g}; "
+              f"{int(metrics['gaps_at_floor'])} gaps below the reference's accuracy")
+    return Result(None, detail, ratio=None, metrics=metrics,
                   figures=_actor_figures(study, "exact-gradient control"))
 
 
 @PAPER.claim(
-    locator="Theorem 5.10, eq. (5.3)",
-    statement=r"min_{t \le T} E[J(\theta^*) - J(\theta(t))] \le O(|S|^{1/2}B^{-1/2} + "
-              r"|S||A|^{1/4}\gamma^{k/8} + T_actor^{-1/4}) with R = \tau = 1, \eta = T^{-1/2}; "
-              r"the T-dependent term decreases, the others do not depend on T_actor.",
+    locator="Theorem 5.10, eq. (5.3) and the remark after it (Algorithm 2 converges in T_actor)",
+    statement=r"At fixed width and batch, Algorithm 2's best-so-far gap "
+              r"min_{t \le T} J(\theta^*) - J(\theta(t)) decreases as T_actor grows "
+              r"(R = \tau = 1, \eta = T_actor^{-1/2}): the trend that (5.3)'s T_actor^{-1/4} "
+              r"term predicts.",
     kind=Kind.RATE,
     family=ACTOR_FAMILY,
     tier=Tier.FULL,
     n={"fast": 1, "full": 1},
     reading="Algorithm 2 as printed (neural critic, T_critic = 1000 = 62.5 M, k = 1, M = 16, "
             "sigma_theta sampled exactly) at two noise levels B in {16, 256}, T_actor in "
-            "{4, ..., 128}, 6 seeds; gap against J_ref (independent multi-start exact ascent, "
-            "see actor_rate_exact_gradients). Rule (fixed before measuring): per setting fit "
-            "log gap vs log T; REFUTED if some exponent CI lies above 0 (the gap grows), HOLDS "
-            "if every CI lies below 0, else INCONCLUSIVE. The -1/4 speed itself is tested by "
-            "the noise-free control actor_rate_exact_gradients",
+            "{4, ..., 128}, 6 seeds; gap against J_ref (see actor_rate_exact_gradients; J_ref "
+            "is one constant per seed, so the trend in T of J_ref - J equals that of "
+            "J(theta*) - J). Rule (fixed before the stochastic runs were measured): per setting "
+            "fit log gap vs log T with a bootstrap CI over seeds; HOLDS if every CI lies below "
+            "-DELTA_EXPONENT = -0.01, REFUTED if some CI lies above it (no improvement with "
+            "T_actor), INCONCLUSIVE otherwise; a HOLDS resting on gaps below the reference's "
+            "accuracy is INCONCLUSIVE. This is a trend at sizes far outside the theorem's width "
+            "condition (notes), not a test of the constant or the -1/4 speed",
+    notes=THEOREM_510_HYPOTHESES,
     uses=("neural_actor_critic", "optimal_team_q"),
     time_limit_s=5400.0,  # ~3000 actor steps with a 1000-step neural critic each (~30 min)
 )
@@ -1063,7 +1082,7 @@ def _actor_rate(inst: Any, solvers: Any, Ts: list[int], seeds: int,
     study = _actor_study(inst, solvers, Ts, seeds, {**settings, **EXACT_CONTROL}, n_random)
     fits = {n: checks.fit_power_law(np.array(Ts, float), study["gaps"][n], inst.rng)
             for n in settings}
-    ok, why = _unbiased(actor_trend_verdict(list(fits.values())), study)
+    ok, why = _unbiased(actor_trend_verdict(list(fits.values())), study, list(settings))
     metrics: dict[str, float] = {}
     parts = []
     ctrl = study["gaps"]["exact gradient"]
