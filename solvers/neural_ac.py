@@ -352,8 +352,10 @@ def sample_critic_data(system: mf.MeanFieldSystem, team: mf.TeamPolicy, n_steps:
 
 @dataclass(frozen=True)
 class ActorResult:
-    """Trajectory of Algorithm 2: exact J(θ(t)) for t = 1..T_actor (+ final), final θ, and the
-    initial weights θ(0) with the fixed signs b (the centre of :math:`B^{actor}`)."""
+    """Trajectory of Algorithm 2: ``returns[t-1]`` = exact J(θ(t)) for t = 1..T_actor + 1 (the
+    last entry is the output θ(T_actor + 1)), the final θ, and the initial weights with the
+    fixed signs b. ``theta0`` is θ(1), the first iterate, which is also the centre of
+    :math:`B^{actor}` (the paper's θ(0) of the ball's definition); ``thetas[t-1]`` = θ(t)."""
 
     returns: np.ndarray
     theta: torch.Tensor

@@ -1376,7 +1376,8 @@ THEOREM1 = Family(
     {"param": Choice(("direct", "softmax")), "eta": Choice((0.5, 5.0))},
     _build_theorem1,
     ({"param": "direct", "eta": 0.5},),
-    "Algorithm 1 on Example 1 from x = (0.5, 0.5), uniform policies, step sizes "
+    "Algorithm 1 on Example 1 from x = (0.5, 0.5), uniform policies (softmax at tau = 1, not "
+    "Example 1's 0.05: with 0.05 the softmax runs barely move in 1/xi^2 steps), step sizes "
     "xi in {0.1, 0.05, 0.025}, K = 1/xi^2 iterations (100, 400, 1600); min_{k<=K} K read at "
     f"{THEOREM1_K_POINTS} K per xi from 1/xi to 1/xi^2.",
 )
@@ -1672,8 +1673,10 @@ _THEOREM1_READING = (
           "of f over the 256 deterministic policy profiles; grad g: 3.7 over x in [0, 3]^2), "
           "1/L_est = 0.105; the pinned run stays in x in [0, 0.5]^2, away from the kinks of "
           "grad q, and reaches an exact fixed point within 22 iterations, so the plateau 11.56 "
-          "is the K -> infinity value for every xi. Corollary 3, used by the proof, is refuted "
-          "for point-mass initial distributions.",
+          "is the K -> infinity value for every xi. An exact fixed point with K = 11.56 > 0 also "
+          "contradicts the abstract's 'converges to a stationary point' under any reading of "
+          "the theorem's c(xi). Corollary 3, used by the proof, is refuted for point-mass "
+          "initial distributions.",
     n={"fast": 0, "full": 2},
     uses=("incentive_algorithm1", "incentive_gradients", "leader_policy_gradient"),
 )
@@ -1949,7 +1952,9 @@ def _section4_converged(inst: Any, solvers: Any) -> Result:
         tag = f"{r['param']} init {r['init']}"
         scale = 1.0 + abs(r["objective_first"])
         converged = r["mean_drift"] <= 1e-2 * (1.0 + max(r["x1_mean"], r["x2_mean"]))
-        stalled = r["q_progress"] <= 1e-6 * scale
+        # stalled: neither q nor f still rising (a run whose objective still climbs is not
+        # judged "not improved")
+        stalled = r["q_progress"] <= 1e-6 * scale and r["f_progress"] <= 1e-6 * scale
         feas = -r["q_worst"] <= 1e-2 * scale
         better = r["f_mean"] >= baseline
         where = (f"q_worst = {r['q_worst']:.3g}, f = {r['f_mean']:.4g} (baseline {baseline:.4g}; "

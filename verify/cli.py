@@ -333,7 +333,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                          f"{claim.family.name} (the claim's hypotheses): {'; '.join(outside)}")
     try:  # a parameter set the family's builder rejects is bad input, not a failing check
         claim.family.instance(data["params"])
-    except (ValueError, TypeError, KeyError) as e:
+    except ValueError as e:  # builders validate with ValueError; anything else is a bug, shown
         raise UsageError(f"{path}: parameters rejected by family {claim.family.name}: {e}") from e
     out = replay(claim, data["params"], solvers=solvers)
     print(f"claim {claim.id} ({claim.source.cite()})")

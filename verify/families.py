@@ -56,7 +56,8 @@ class Int(Param):
         return st.integers(self.lo, self.hi)
 
     def contains(self, value: Any) -> bool:
-        return isinstance(value, (int, np.integer)) and self.lo <= value <= self.hi
+        return (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                and self.lo <= value <= self.hi)
 
     def clip(self, value: Any) -> int:
         return int(min(max(round(value), self.lo), self.hi))
@@ -80,7 +81,8 @@ class Float(Param):
         return float(min(max(value, self.lo), self.hi))
 
     def contains(self, value: Any) -> bool:
-        return isinstance(value, (int, float, np.number)) and self.lo <= value <= self.hi
+        return (isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+                and self.lo <= value <= self.hi)
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,11 @@ def compare(sub: Any, ref: Any, path: str = "output") -> tuple[float, str | None
         ref_finite = np.isfinite(r) if r.dtype.kind in "fc" else np.ones(r.shape, dtype=bool)
         if sub.dtype.kind in "fc" and not np.all(np.isfinite(sub)[ref_finite]):
             return math.inf, f"{path}: contains NaN or inf"
-        if sub.dtype.kind in "fc" and r.dtype.kind in "fc" and np.any(np.isfinite(sub)[~ref_finite]):
-            return math.inf, f"{path}: finite where the reference is NaN or inf"
+        if r.dtype.kind in "fc" and not ref_finite.all():
+            # where the reference is NaN or +-inf the substitute must be the very same value
+            if sub.dtype.kind not in "fc" or not np.array_equal(
+                    sub[~ref_finite], r[~ref_finite], equal_nan=True):
+                return math.inf, f"{path}: differs where the reference is NaN or inf"
         if r.size == 0 or not ref_finite.any():
             return 0.0, None
         r, sub = r[ref_finite], sub[ref_finite]

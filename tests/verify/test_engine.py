@@ -123,6 +123,17 @@ def test_differential_compare_structure() -> None:
     assert compare(np.array([1.0, np.nan]), np.array([1.0, np.nan])) == (0.0, None)
     assert compare(np.array([1.5, np.nan]), np.array([1.0, np.nan]))[0] == 0.5
     assert compare(np.array([1.0, 3.0]), np.array([1.0, np.nan]))[1] is not None
+    # non-finite reference entries must be matched exactly (not by any non-finite value)
+    assert compare(np.array([1.0, -np.inf]), np.array([1.0, np.inf]))[1] is not None
+    assert compare(np.array([1.0, np.nan]), np.array([1.0, np.inf]))[1] is not None
+
+
+def test_parameter_ranges_refuse_bools_and_values_outside() -> None:
+    from verify.families import Choice, Float, Int
+
+    assert Int(1, 3).contains(2) and not Int(1, 3).contains(True) and not Int(1, 3).contains(4)
+    assert Float(0.0, 1.0).contains(0.5) and not Float(0.0, 1.0).contains(False)
+    assert Choice(((0.0, 1.0), (1.0, 2.0))).contains([0.0, 1.0])  # JSON turns tuples into lists
 
 
 def test_instance_exposes_parameters() -> None:
