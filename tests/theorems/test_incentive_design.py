@@ -70,8 +70,10 @@ def test_pinned_counterexample_replays(claim) -> None:  # type: ignore[no-untype
     assert res.ok is False, res.detail
 
 
-def test_planted_bug_normalised_occupancy_in_12_is_caught() -> None:
-    """A solver using the paper's normalised d in (12) fails the (12)-(13) gradient check."""
+@pytest.mark.parametrize("episodic", [False, True])
+def test_planted_bug_normalised_occupancy_in_12_is_caught(episodic: bool) -> None:
+    """A solver using the paper's normalised d in (12) fails the (12)-(13) gradient check,
+    discounted and in the undiscounted episodic setting (where (1 - gamma) d vanishes)."""
     def bad(problem, z, theta, param):  # type: ignore[no-untyped-def]
         st = inc.incentive_gradients(problem, z, theta, param)
         g = problem.followers[0].gamma
@@ -82,8 +84,10 @@ def test_planted_bug_normalised_occupancy_in_12_is_caught() -> None:
     claim = REGISTRY[f"{PAPER}.eq12_eq13_constraint_gradients"]
     inst = claim.family.instance({"n": 1, "S": 2, "A": 2, "gamma": 0.9, "leader_gamma": 0.9,
                                   "reward_range": (0.0, 1.0), "mu": "dirichlet",
-                                  "param": "softmax", "tau": 1.0, "seed": 0})
+                                  "param": "softmax", "tau": 1.0, "episodic": episodic,
+                                  "seed": 0})
     assert claim.check(inst, SolverSet({"incentive_gradients": bad})).ok is False
+    assert claim.check(inst, SolverSet({})).ok is True
 
 
 def test_planted_bug_wrong_tie_breaking_is_caught() -> None:
