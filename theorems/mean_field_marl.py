@@ -283,7 +283,8 @@ def induced_chain_matches_simulation(inst: Any, solvers: Any) -> Result:
                                 int(inst.rng.integers(2**31)))
     exact = np.linalg.matrix_power(K, T)[m0]
     emp = np.bincount(space.mu_index(mus[T]), minlength=space.n_mu) / reps
-    band = 5 * np.sqrt(exact * (1 - exact) / reps) + 1.0 / reps
+    p = np.clip(exact, 0.0, 1.0)  # matrix powers of 0/1 kernels can overshoot 1 by rounding
+    band = 5 * np.sqrt(p * (1 - p) / reps) + 1.0 / reps
     dev = float(np.max(np.abs(emp - exact) / band))
     fig = Figure("law of mu_3: exact chain (3.5) vs N-agent simulation", "mu index", "probability",
                  (Series("exact", list(range(space.n_mu)), exact.tolist(), "o"),
@@ -637,9 +638,46 @@ def policy_gradient_formula(inst: Any, solvers: Any) -> Result:
         t = nac.to_team_policy(solvers.energy_team_policy(nac.NeuralNet(Wt, net.b), space, tau), space)
         return float(np.dot(p0, solvers.team_q(system, t, transition=PN).v))
 
-    fd = checks.gradient_directional(J, net.W.numpy().ravel(), grad.ravel(), inst.rng,
-                                     n_dirs=3, rtol=policy_gradient_formula.claim.tolerance.rtol)
-    return Result.all(*errs, fd)
+    # J is only piecewise smooth in W (ReLU kinks): finite differences are a valid reference
+    # only along directions whose stencil crosses no kink, so such directions are drawn
+    W0 = net.W.numpy()
+    fds = []
+    for _ in range(3):
+        v = _kink_free_direction(W0, space, inst.rng, KINK_STENCIL_EXTENT)
+        if v is None:
+            fds.append(Result(None, "no direction found whose FD stencil avoids every ReLU kink"))
+            continue
+        fds.append(checks.gradient_fd(lambda t, v=v: J(W0.ravel() + t[0] * v.ravel()), [0.0],
+                                      [float(np.sum(grad * v))],
+                                      policy_gradient_formula.claim.tolerance.rtol,
+                                      "(4.8) directional derivative"))
+    return Result.all(*errs, *fds)
+
+
+#: reach of checks.gradient_fd's stencils along t (steps h and 2h, points up to +-2 steps)
+KINK_STENCIL_EXTENT = 4 * float(np.finfo(float).eps) ** 0.2
+
+
+def _kink_free_direction(W: np.ndarray, space: mf.ConfigSpace, rng: np.random.Generator,
+                         extent: float) -> np.ndarray | None:
+    """A random unit direction v (shape of W: (S, M, d)) along which no pre-activation
+    zeta_l . (W_sm + t v_sm) of the energy (4.3) changes sign for |t| <= 2 extent (a margin
+    of 2 over the stencil), or None if only v = 0 qualifies.
+
+    Pre-activations within 2 extent ||zeta_l|| of 0 ("near" a kink) are frozen: v_sm is
+    projected onto the orthogonal complement of their zeta_l. Every other one keeps its sign,
+    since ||v_sm|| <= ||v|| = 1 gives |zeta_l . v_sm| <= ||zeta_l||."""
+    zeta, _ = nac.local_feature_table(space)
+    znorm = np.linalg.norm(zeta, axis=1)
+    pre = np.einsum("ld,smd->slm", zeta, W)
+    near = (np.abs(pre) <= 2 * extent * znorm[None, :, None]) & (znorm[None, :, None] > 0)
+    v = rng.normal(size=W.shape)
+    for s_, m in zip(*np.nonzero(near.any(1)), strict=True):
+        Z = zeta[near[s_, :, m]]  # (k, d): rows whose pre-activation must not move
+        v[s_, m] -= np.linalg.pinv(Z) @ (Z @ v[s_, m])
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-12 else None
+
 
 
 @PAPER.claim(
@@ -1154,8 +1192,10 @@ def _gradient_mapping_norms(system: mf.MeanFieldSystem, thetas: torch.Tensor, b:
             "R = tau = 1; G(theta(t)) recomputed for every iterate with the exact gradient; "
             "T_actor in {4, 16, 64} (fast) and up to 1024 (full). The hypothesis 1 - L eta >= "
             "1/2 is checked against a lower estimate of L (difference quotients of grad J along "
-            "the run): a T whose step violates it is undecided, not counted. (With ReLU "
-            "energies grad J jumps at kinks, so Assumption 5.7 is itself only approximate.)",
+            "the run): a T whose step violates it is not counted (reported); the verdict rests "
+            "on the others, undecided if none. (With ReLU energies grad J jumps at kinks, so "
+            "Assumption 5.7 is itself only approximate: the quotient grows as the steps shrink, "
+            "and T = 1024 is excluded this way.)",
     n={"fast": 2, "full": 6},
     uses=("neural_actor_critic",),
 )
@@ -1181,7 +1221,15 @@ def actor_stationarity_d16(inst: Any, solvers: Any) -> Result:
         out.append(r)
         if rhs > 0:
             tight = max(tight, lhs / rhs)
-    res_all = Result.all(*out)
+    # verdict from the T whose step meets the hypothesis; the others are reported
+    decided = [r for r in out if r.ok is not None]
+    skipped = "; ".join(r.detail for r in out if r.ok is None)
+    if not decided:
+        return Result(None, "no T_actor meets 1 - L eta >= 1/2: " + skipped, metrics=metrics)
+    res_all = Result.all(*decided)
+    if skipped:
+        res_all = Result(res_all.ok, res_all.detail + "; not counted: " + skipped,
+                         ratio=res_all.ratio, metrics=res_all.metrics, figures=res_all.figures)
     res_all.metrics.update({**metrics, "tightness": tight})
     return res_all
 

@@ -150,3 +150,24 @@ def test_planted_bug_descending_actor_breaks_d16() -> None:
     assert good.ok is True, good.detail
     bad = claim.check(inst, SolverSet({"neural_actor_critic": _sign_flipped_actor}))
     assert bad.ok is False, bad.detail
+
+
+def test_kink_free_direction_keeps_every_relu_sign_over_the_stencil() -> None:
+    """FD references for (4.8) are taken only along directions that cross no ReLU kink; a
+    pre-activation placed exactly on a kink is frozen, every other keeps its sign."""
+    from theorems.mean_field_marl import KINK_STENCIL_EXTENT, _kink_free_direction
+
+    space = mf.config_space(3, 3, 3)
+    zeta, _ = nac.local_feature_table(space)
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(3, 8, zeta.shape[1]))
+    l = int(np.flatnonzero(np.linalg.norm(zeta, axis=1) > 0)[0])
+    W[1, 2] -= zeta[l] * (zeta[l] @ W[1, 2]) / (zeta[l] @ zeta[l])  # exactly on a kink
+    v = _kink_free_direction(W, space, rng, KINK_STENCIL_EXTENT)
+    assert v is not None and np.isclose(np.linalg.norm(v), 1.0)
+    pre = np.einsum("ld,smd->slm", zeta, W)
+    for t in (-2 * KINK_STENCIL_EXTENT, 2 * KINK_STENCIL_EXTENT):
+        moved = np.einsum("ld,smd->slm", zeta, W + t * v)
+        live = np.abs(pre) > 1e-12
+        assert np.array_equal(np.sign(moved[live]), np.sign(pre[live]))
+        assert abs(moved[1, l, 2]) < 1e-12  # the kinked unit does not move off its kink
