@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -84,39 +85,70 @@ def _work(claim_id: str, seed: int, tier: str, solver_specs: Sequence[str],
 
 
 class Progress:
-    """One line per finished claim; on a terminal, a live status line as well."""
+    """One line per finished claim; on a terminal, a live status line as well; and, for a
+    claim still running after ``heartbeat_s`` seconds (full-tier training claims run for
+    minutes), a "still running" line every ``heartbeat_s`` from a background thread."""
 
-    def __init__(self, total: int, stream: TextIO | None = None, quiet: bool = False):
+    def __init__(self, total: int, stream: TextIO | None = None, quiet: bool = False,
+                 heartbeat_s: float = 60.0):
         self.total = total
         self.done = 0
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.tty = self.stream.isatty()
         self.t0 = time.monotonic()
+        self.heartbeat_s = heartbeat_s
+        self.running: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def started(self, claim_id: str) -> None:
-        if self.tty and not self.quiet:
-            self.stream.write(f"\r\033[K[{self.done}/{self.total}] running {claim_id} ...")
-            self.stream.flush()
+        with self._lock:
+            self.running[claim_id] = time.monotonic()
+            if self.tty and not self.quiet:
+                self.stream.write(f"\r\033[K[{self.done}/{self.total}] running {claim_id} ...")
+                self.stream.flush()
+        if not self.quiet and self.heartbeat_s > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._beat, name="convcheck-progress",
+                                            daemon=True)
+            self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            now = time.monotonic()
+            with self._lock:
+                for claim_id, t in self.running.items():
+                    if now - t >= self.heartbeat_s:
+                        lead = "\r\033[K" if self.tty else ""
+                        self.stream.write(f"{lead}  ... {claim_id} still running "
+                                          f"({now - t:.0f} s)\n")
+                self.stream.flush()
+
+    def close(self) -> None:
+        """Stop the heartbeat thread (idempotent)."""
+        self._stop.set()
 
     def finished(self, out: RunOutcome) -> None:
-        self.done += 1
-        if self.quiet:
-            return
-        ev = out.evidence
-        mark = "ok " if out.matches else "!! "
-        exp = "" if out.matches else f" (expected {out.claim.expect})"
-        for sub in ev.substitution:
-            agree = "agrees" if sub["agrees"] else "DISAGREES"
-            ratio = sub.get("speed_ratio")
-            exp += (f" [{sub['family']}: {agree}, max rel diff {sub['max_rel_diff']:.2g}"
-                    + (f", {ratio:.2f}x reference time" if ratio else "") + "]")
-        line = (f"[{self.done}/{self.total}] {mark}{ev.verdict:<12} {out.claim.id}{exp} "
-                f"{ev.elapsed_s:.1f}s")
-        if self.tty:
-            self.stream.write("\r\033[K")
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        with self._lock:
+            self.running.pop(out.claim.id, None)
+            self.done += 1
+            if self.quiet:
+                return
+            ev = out.evidence
+            mark = "ok " if out.matches else "!! "
+            exp = "" if out.matches else f" (expected {out.claim.expect})"
+            for sub in ev.substitution:
+                agree = "agrees" if sub["agrees"] else "DISAGREES"
+                ratio = sub.get("speed_ratio")
+                exp += (f" [{sub['family']}: {agree}, max rel diff {sub['max_rel_diff']:.2g}"
+                        + (f", {ratio:.2f}x reference time" if ratio else "") + "]")
+            line = (f"[{self.done}/{self.total}] {mark}{ev.verdict:<12} {out.claim.id}{exp} "
+                    f"{ev.elapsed_s:.1f}s")
+            if self.tty:
+                self.stream.write("\r\033[K")
+            self.stream.write(line + "\n")
+            self.stream.flush()
 
 
 def run_claims(
@@ -148,6 +180,17 @@ def run_claims(
         if on_result:
             on_result(out)
 
+    try:
+        _run(todo, seed, tier, jobs, solver_specs, time_limit_s, progress, record)
+    finally:
+        progress.close()
+    return [results[c.id] for c in todo if c.id in results]
+
+
+def _run(todo: list[Claim], seed: int, tier: str, jobs: int, solver_specs: Sequence[str],
+         time_limit_s: float | None, progress: Progress,
+         record: Callable[[Claim, Evidence], None]) -> None:
+    """Evaluate ``todo`` in this process or in ``jobs`` spawned workers, recording each."""
     if jobs <= 1 or len(todo) <= 1:
         solvers = SolverSet(dict(parse_solver_spec(s) for s in solver_specs))
         for c in todo:
@@ -173,4 +216,3 @@ def run_claims(
                                       summary=f"worker failed: {type(e).__name__}: {e}",
                                       seed=seed, tier=tier, error=repr(e))
                     record(c, ev)
-    return [results[c.id] for c in todo if c.id in results]
