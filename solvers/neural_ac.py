@@ -33,6 +33,7 @@ __all__ = [
     "AscentResult",
     "CriticResult",
     "NeuralNet",
+    "actor_ball",
     "centered_feature",
     "critic_inputs",
     "energy_team_policy",
@@ -425,7 +426,7 @@ def ltde_neural_ac(
     theta0 = net.W.clone()
     theta = net.W.clone()
     eta = t_actor ** -0.5 if lr_actor is None else lr_actor
-    rad = radius / math.sqrt(width)
+    lo, hi = actor_ball(theta0, radius)
     mask = system.graph.neighbourhood_mask(k).astype(float)  # [s, y]
     returns, cerrs = [], []
     thetas: list[torch.Tensor] = []
@@ -447,24 +448,21 @@ def ltde_neural_ac(
                                     seed=int(rng.integers(2**31)), device=device)
             qv = crit.values[0]  # (S, n_xi)
             cerrs.append(np.sqrt((nu[None, :] * (qv - tq.q_s.T) ** 2).sum(1)))
-        if batch is None:
+        if batch is None:  # exact expectation over sigma_theta
             sigma = mf.visitation_measure(system, team, p0, transition=PN)
             Phi = centered_feature(cur, space, tau)  # (n_xi, S, M, d)
             weight = qv.T @ mask.T  # (n_xi, S)
             ghat = tau / (1 - system.gamma) * np.einsum("x,xs,xsmd->smd", sigma, weight, Phi)
-            theta = theta + eta * torch.as_tensor(ghat, dtype=DTYPE)
-            theta = torch.minimum(torch.maximum(theta, theta0 - rad), theta0 + rad)
-            continue
-        if sigma_sampling == "exact":
-            sigma = mf.visitation_measure(system, team, p0, transition=PN)
-            idx = rng.choice(space.n_xi, size=batch, p=sigma / sigma.sum())
         else:
-            idx = _restart_samples(system, team, p0, PN, batch, rng)
-        Phi = centered_feature(cur, space, tau)[idx]  # (B, S, M, d)
-        weight = qv[:, idx].T @ mask.T  # (B, S)
-        ghat = tau / ((1 - system.gamma) * batch) * np.einsum("bs,bsmd->smd", weight, Phi)
-        theta = theta + eta * torch.as_tensor(ghat, dtype=DTYPE)
-        theta = torch.minimum(torch.maximum(theta, theta0 - rad), theta0 + rad)
+            if sigma_sampling == "exact":
+                sigma = mf.visitation_measure(system, team, p0, transition=PN)
+                idx = rng.choice(space.n_xi, size=batch, p=sigma / sigma.sum())
+            else:
+                idx = _restart_samples(system, team, p0, PN, batch, rng)
+            Phi = centered_feature(cur, space, tau)[idx]  # (B, S, M, d)
+            weight = qv[:, idx].T @ mask.T  # (B, S)
+            ghat = tau / ((1 - system.gamma) * batch) * np.einsum("bs,bsmd->smd", weight, Phi)
+        theta = torch.clamp(theta + eta * torch.as_tensor(ghat, dtype=DTYPE), lo, hi)
     cur = NeuralNet(theta, net.b)
     returns.append(expected_return(system, cur, tau, p0, PN))
     traj = torch.stack([*thetas, theta]) if keep_trajectory else None
@@ -507,6 +505,14 @@ class AscentResult:
     iterations: int
 
 
+def actor_ball(theta0: torch.Tensor, radius: float) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Box bounds of :math:`B^{actor}=\{\theta:\|\theta_s-\theta_s(0)\|_\infty\le R/\sqrt M\}`
+    (Section 4.3) for weights of shape (S, M, d): (lower, upper); the projection onto it is
+    a clamp."""
+    rad = radius / math.sqrt(theta0.shape[-2])
+    return theta0 - rad, theta0 + rad
+
+
 def _fw_gap(g: np.ndarray, W: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
     return float((np.maximum(g, 0) * (hi - W) + np.maximum(-g, 0) * (W - lo)).sum())
 
@@ -526,9 +532,7 @@ def projected_ascent(system: mf.MeanFieldSystem, theta0: torch.Tensor, b: torch.
     """
     if step <= 0 or not math.isfinite(step):
         raise ValueError(f"step must be positive and finite, got {step}")
-    rad = radius / math.sqrt(theta0.shape[1])
-    lo = (theta0 - rad).numpy()
-    hi = (theta0 + rad).numpy()
+    lo, hi = (t.numpy() for t in actor_ball(theta0, radius))
     pad = (theta0 == 0).numpy()
     W = np.clip(start.numpy().copy(), lo, hi)
     W[pad] = 0.0

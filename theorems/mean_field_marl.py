@@ -1160,8 +1160,7 @@ def _gradient_mapping_norms(system: mf.MeanFieldSystem, thetas: torch.Tensor, b:
     iterate, with the exact gradient (4.8) computed here (independently of the solver's own
     step), and a lower estimate of the Lipschitz constant L of grad J (Assumption 5.7): the
     largest ||grad J(theta(t+1)) - grad J(theta(t))|| / ||theta(t+1) - theta(t)||."""
-    rad = ACTOR_R / math.sqrt(theta0.shape[1])
-    lo, hi = (theta0 - rad).numpy(), (theta0 + rad).numpy()
+    lo, hi = (t.numpy() for t in nac.actor_ball(theta0, ACTOR_R))
     grads, norms = [], []
     for th in thetas[:-1]:
         g, _ = nac.exact_policy_gradient(system, nac.NeuralNet(th, b), ACTOR_TAU, p0)
