@@ -198,7 +198,7 @@ class IncentiveProblem:
         if g == 1.0:
             if any(not f.terminal for f in fol):
                 raise ValueError("leader_gamma = 1 needs every follower to declare terminal states")
-            jt = _joint_terminal(fol)
+            jt = joint_terminal_mask(fol)
             if np.any(Rl[jt] != 0.0):
                 raise ValueError("leader reward must vanish on all-terminal joint states when gamma = 1")
         B = np.asarray(self.payment_basis, dtype=np.float64)
@@ -284,7 +284,9 @@ class Parameterisation:
         object.__setattr__(self, "tau", t)
 
 
-def _joint_terminal(followers: tuple[Follower, ...]) -> NDArray[np.bool_]:
+def joint_terminal_mask(followers: tuple[Follower, ...]) -> NDArray[np.bool_]:
+    r"""Joint states of :math:`S^n` (row-major, follower 1 slowest) where every follower is
+    in a terminal state: where the leader's reward must vanish when its discount is 1."""
     mask = followers[0].terminal_mask
     for f in followers[1:]:
         mask = np.logical_and.outer(mask, f.terminal_mask).ravel()
@@ -693,7 +695,7 @@ def leader_joint_value(
     else:
         P_pi = joint_transition(problem.followers, pis)
         terminal = (
-            _joint_terminal(problem.followers)
+            joint_terminal_mask(problem.followers)
             if problem.leader_gamma == 1.0
             else np.zeros(S**n, bool)
         )
@@ -1084,7 +1086,7 @@ def reinforce_gradient(
     theta = np.asarray(theta, float)
     rng = np.random.default_rng(seed)
     n, S, A = pis.shape
-    term = _joint_terminal(problem.followers) if problem.followers[0].terminal else np.zeros(S**n, bool)
+    term = joint_terminal_mask(problem.followers) if problem.followers[0].terminal else np.zeros(S**n, bool)
     Rl = problem.leader_reward.reshape((S,) * n + (A,) * n)
     samples = np.zeros((m, n, S, A))
     cum_pi = np.cumsum(pis, axis=2)

@@ -135,14 +135,24 @@ def _build_problem(params: dict[str, Any], rng: np.random.Generator) -> dict[str
         m = random_mdp(rng, S, A, g, reward_range=tuple(params["reward_range"]), mu=params["mu"])
         fol.append(inc.Follower(m.P, m.R, m.mu, m.gamma))
     Rl = rng.uniform(0.0, 10.0, size=(S**n, A**n))
-    m_pay = n * S * A
+    return _problem_fields(params, rng, tuple(fol), Rl, float(params["leader_gamma"]), S)
+
+
+def _problem_fields(params: dict[str, Any], rng: np.random.Generator,
+                    fol: tuple[inc.Follower, ...], Rl: np.ndarray, leader_gamma: float,
+                    n_paid: int) -> dict[str, Any]:
+    """The problem with one payment per (follower, state < ``n_paid``, action) (w = 0.1), and
+    random theta and payments z drawn after the model (the draw order keeps instances
+    replayable)."""
+    n, A = len(fol), fol[0].n_actions
+    S = fol[0].n_states
+    m_pay = n * n_paid * A
     B = np.zeros((m_pay, n, S, A))
-    B.reshape(m_pay, -1)[np.arange(m_pay), np.arange(m_pay)] = 1.0
-    prob = inc.IncentiveProblem(tuple(fol), Rl, float(params["leader_gamma"]), B, w=0.1)
-    tau = float(params["tau"])
-    kind = params["param"]
-    par = inc.Parameterisation(kind, tau)
-    if kind == "direct":
+    i, st, a = np.unravel_index(np.arange(m_pay), (n, n_paid, A))
+    B[np.arange(m_pay), i, st, a] = 1.0
+    prob = inc.IncentiveProblem(fol, Rl, leader_gamma, B, w=0.1)
+    par = inc.Parameterisation(params["param"], float(params["tau"]))
+    if par.kind == "direct":
         theta = rng.dirichlet(np.ones(A), size=(n, S))
     else:
         theta = rng.normal(size=(n, S, A))
@@ -193,21 +203,8 @@ def _build_problem_any_discount(params: dict[str, Any], rng: np.random.Generator
     n, S, A = int(params["n"]), int(params["S"]), int(params["A"])
     fol = tuple(_episodic_follower(rng, S, A, params) for _ in range(n))
     Rl = rng.uniform(0.0, 10.0, size=((S + 1) ** n, A**n))
-    all_stopped = fol[0].terminal_mask
-    for f in fol[1:]:
-        all_stopped = np.logical_and.outer(all_stopped, f.terminal_mask).ravel()
-    Rl[all_stopped] = 0.0
-    m_pay = n * S * A  # one payment per live (i, s, a); none at the sink
-    B = np.zeros((m_pay, n, S + 1, A))
-    i, st, a = np.unravel_index(np.arange(m_pay), (n, S, A))
-    B[np.arange(m_pay), i, st, a] = 1.0
-    prob = inc.IncentiveProblem(fol, Rl, 1.0, B, w=0.1)
-    par = inc.Parameterisation(params["param"], float(params["tau"]))
-    if par.kind == "direct":
-        theta = rng.dirichlet(np.ones(A), size=(n, S + 1))
-    else:
-        theta = rng.normal(size=(n, S + 1, A))
-    return {"problem": prob, "param": par, "theta": theta, "z": rng.uniform(0.0, 3.0, size=m_pay)}
+    Rl[inc.joint_terminal_mask(fol)] = 0.0
+    return _problem_fields(params, rng, fol, Rl, 1.0, S)  # no payment at the sink
 
 
 #: PROBLEMS plus the paper's undiscounted episodic setting (Example 1, the Section 4 leader)
