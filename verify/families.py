@@ -215,10 +215,8 @@ class Family:
             space[k] = v if isinstance(v, Param) else Fixed(v)
         def admissible(k: str, v: Any) -> bool:
             spec = space.get(k)
-            if isinstance(spec, Choice):
-                return v in spec.options
-            if isinstance(spec, (Int, Float)):
-                return spec.lo <= v <= spec.hi
+            if isinstance(spec, (Choice, Int, Float)):
+                return spec.contains(v)
             return not isinstance(spec, Fixed)
 
         # a corner that sets a parameter outside the new range is dropped, not clipped
