@@ -1477,15 +1477,20 @@ def _theorem1_hessian_norms(solvers: Any, prob: inc.IncentiveProblem,
     if par.kind == "direct":
         th = (1 - _T1_PULL) * th + _T1_PULL / prob.n_actions
     m = z.size
-    u0 = np.concatenate([z, th.ravel()])
-    cf, cg = [], []
-    for v in _theorem1_directions(prob, par).T:
-        up, um = u0 + h * v, u0 - h * v
-        fp, gp = _theorem1_grads(solvers, prob, par, up[:m], up[m:].reshape(th.shape))
-        fm, gm = _theorem1_grads(solvers, prob, par, um[:m], um[m:].reshape(th.shape))
-        cf.append((fp - fm) / (2 * h))
-        cg.append((gp - gm) / (2 * h))
-    return float(np.linalg.norm(np.array(cf).T, 2)), float(np.linalg.norm(np.array(cg).T, 2))
+    nf, ng = _fd_jacobian_norms(
+        lambda u: _theorem1_grads(solvers, prob, par, u[:m], u[m:].reshape(th.shape)),
+        np.concatenate([z, th.ravel()]), _theorem1_directions(prob, par), h)
+    return nf, ng
+
+
+def _fd_jacobian_norms(grads: Any, u0: np.ndarray, V: np.ndarray, h: float) -> tuple[float, ...]:
+    """||D g_i(u0) V||_2 for each vector field g_i returned (as a tuple of flat arrays) by
+    ``grads(u)``, by central differences of step h along the columns of V."""
+    cols: list[list[np.ndarray]] = []
+    for v in V.T:
+        plus, minus = grads(u0 + h * v), grads(u0 - h * v)
+        cols.append([(p - q) / (2 * h) for p, q in zip(plus, minus, strict=True)])
+    return tuple(float(np.linalg.norm(np.array(c).T, 2)) for c in zip(*cols, strict=True))
 
 
 def _theorem1_vertex_sup_f(solvers: Any, prob: inc.IncentiveProblem,
@@ -1507,12 +1512,10 @@ def _theorem1_vertex_sup_f(solvers: Any, prob: inc.IncentiveProblem,
         th = np.zeros((n * S, A))
         th[np.arange(n * S), choice] = 1.0
         th = ((1 - _T1_PULL) * th + _T1_PULL / A).reshape(n, S, A)
-        cols = []
-        for v in V.T:
-            gp = solvers.leader_policy_gradient(prob, th + h * v.reshape(th.shape), par)[0]
-            gm = solvers.leader_policy_gradient(prob, th - h * v.reshape(th.shape), par)[0]
-            cols.append((gp - gm).ravel() / (2 * h))
-        best = max(best, float(np.linalg.norm(np.array(cols).T, 2)))
+        (nf,) = _fd_jacobian_norms(
+            lambda u, shape=th.shape: (solvers.leader_policy_gradient(
+                prob, u.reshape(shape), par)[0].ravel(),), th.ravel(), V, h)
+        best = max(best, nf)
     return best
 
 
