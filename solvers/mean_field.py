@@ -440,6 +440,20 @@ def _group_sorted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 # --------------------------------------------------------------------------------------
 
 
+def _check_graph_and_r_max(graph: StateGraph, r_max: float, require_connected: bool) -> None:
+    """The hypotheses shared by every model: a connected state graph (unless waived) and a
+    positive finite reward bound r_max of (2.6)."""
+    if require_connected and not graph.connected:
+        raise ValueError("the state graph is disconnected but connectivity is required "
+                         "(pass require_connected=False to allow it)")
+    try:
+        r = float(r_max)
+    except (TypeError, ValueError):
+        r = float("nan")
+    if not np.isfinite(r) or r <= 0:
+        raise ValueError(f"r_max must be a positive finite number, got {r_max!r}")
+
+
 @dataclass(frozen=True)
 class MeanFieldSystem:
     r"""Networked mean-field system (2.6)-(2.7), tabulated on :math:`\mathcal P^N(S)`.
@@ -470,12 +484,9 @@ class MeanFieldSystem:
     space: ConfigSpace = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.require_connected and not self.graph.connected:
-            raise ValueError("the state graph is disconnected but connectivity is required")
+        _check_graph_and_r_max(self.graph, self.r_max, self.require_connected)
         if not (0.0 <= float(self.gamma) < 1.0):
             raise ValueError(f"gamma must lie in [0, 1), got {self.gamma}")
-        if not np.isfinite(self.r_max) or self.r_max <= 0:
-            raise ValueError(f"r_max must be a positive finite number, got {self.r_max}")
         space = config_space(self.n_agents, self.graph.n_states, self.n_actions)
         object.__setattr__(self, "space", space)
         S, A = self.graph.n_states, self.n_actions
@@ -643,16 +654,12 @@ class CongestionModel:
     def __post_init__(self) -> None:
         if not isinstance(self.graph, StateGraph):
             raise ValueError(f"graph must be a StateGraph, got {type(self.graph).__name__}")
-        if self.require_connected and not self.graph.connected:
-            raise ValueError("the state graph is disconnected but connectivity is required "
-                             "(pass require_connected=False to allow it)")
+        _check_graph_and_r_max(self.graph, self.r_max, self.require_connected)
         if (isinstance(self.n_actions, bool) or not isinstance(self.n_actions, (int, np.integer))
                 or self.n_actions < 1):
             raise ValueError(f"n_actions must be an integer >= 1, got {self.n_actions!r}")
         S, A = self.graph.n_states, int(self.n_actions)
         r_max = float(self.r_max)
-        if not np.isfinite(r_max) or r_max <= 0:
-            raise ValueError(f"r_max must be a positive finite number, got {self.r_max}")
         kappa = float(self.kappa)
         if not np.isfinite(kappa):
             raise ValueError(f"kappa must be finite, got {self.kappa}")
