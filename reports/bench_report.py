@@ -21,8 +21,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-_env = Environment(loader=PackageLoader("reports", "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+_env = Environment(loader=PackageLoader("convcheck.reports", "templates"),
+                   autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
+                   trim_blocks=True, lstrip_blocks=True)
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -84,7 +85,7 @@ def write_bench_report(run: dict[str, Any], rows: list[dict[str, Any]], out_dir:
                        targets: list[dict[str, Any]] | None = None,
                        fits: list[dict[str, Any]] | None = None) -> dict[str, Path]:
     """Write the benchmark section of run ``run`` into ``out_dir``; returns the paths."""
-    from verify.bench import evaluate_targets, scaling_fits
+    from convcheck.verify.bench import evaluate_targets, scaling_fits
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,3 +143,16 @@ def _markdown(ctx: dict[str, Any]) -> str:
                 "core", "size", "backend", "implementation", "median_s", "min_s", "peer", "ratio_to_peer", "limit",
                 "fraction_of_limit")) + " |")
     return "\n".join(lines) + "\n"
+
+
+def write_stored_report(db: str, run: str | None, out_dir: str) -> dict[str, Path]:
+    """Re-render the benchmark section of a stored bench run (``run``: id, prefix or
+    ``latest``), e.g. for ``convcheck report`` of a bench run."""
+    from convcheck.verify.store import open_store
+
+    store = open_store(db, create=False)
+    try:
+        run_id = store.resolve_run(run, kind="bench")
+        return write_bench_report(store.run(run_id), store.benchmarks(run_id), out_dir)
+    finally:
+        store.close()

@@ -4,6 +4,7 @@ and one replayable JSON file per counterexample under ``counterexamples/``."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -11,20 +12,29 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from reports.figures import figure_svg
-from verify.store import Store, StoredResult
+from convcheck.reports.figures import figure_svg
+from convcheck.verify.store import Store, StoredResult
 
-PAPER_TITLES = {
-    "mdp": "Foundations of tabular MDPs",
-    "d2d_stackelberg": "Seed 000: D2D reuse-pricing Stackelberg game and ST-Q",
-    "stochastic_stackelberg": "Seed 001: Learning in stochastic Stackelberg games",
-    "incentive_design": "Seed 002: Incentive design with side payments",
-    "mean_field_marl": "Seed 003: Mean-field MARL on a network of states",
-    "n2o_dual_averaging": "Seed 004: N2O distributed dual averaging over graphs",
-}
 
-_env = Environment(loader=PackageLoader("reports", "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+def paper_titles(results: list[StoredResult]) -> dict[str, str]:
+    """Paper key -> title, in the registry's discovery order: the title stored with the
+    results, else the discovered paper's, else the key."""
+    from convcheck.verify.claims import PAPERS, load_registry
+
+    stored: dict[str, str] = {}
+    for r in results:
+        title = r.claim.get("paper_title")
+        if title:
+            stored.setdefault(r.paper, str(title))
+    load_registry()
+    keys = [k for k in PAPERS if any(r.paper == k for r in results)]
+    keys += [k for k in dict.fromkeys(r.paper for r in results) if k not in keys]
+    return {k: stored.get(k) or (PAPERS[k].title if k in PAPERS else k) for k in keys}
+
+
+_env = Environment(loader=PackageLoader("convcheck.reports", "templates"),
+                   autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
+                   trim_blocks=True, lstrip_blocks=True)
 
 
 def _fmt(x: Any) -> str:
@@ -56,12 +66,17 @@ def results_json(store: Store, run_id: str) -> dict[str, Any]:
     return {"run": run, "results": out}
 
 
+#: a claim id as the registry makes them: dotted identifiers (ids read from a database are
+#: untrusted; anything else would let a file name escape the report folder)
+CLAIM_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
 def _counterexample_files(out: Path, results: list[StoredResult]) -> dict[str, str]:
     paths = {}
     cdir = out / "counterexamples"
     for r in results:
         cx = r.evidence.counterexample
-        if cx is None:
+        if cx is None or not CLAIM_ID.fullmatch(r.claim_id):
             continue
         cdir.mkdir(parents=True, exist_ok=True)
         p = cdir / f"{r.claim_id}.json"
@@ -91,8 +106,7 @@ def write_report(store: Store, run_id: str, out_dir: str | Path) -> dict[str, Pa
         "n": len(results),
         "mismatches": mismatches,
         "refuted": refuted,
-        "papers": [(k, PAPER_TITLES.get(k, k), by_paper[k]) for k in PAPER_TITLES if k in by_paper]
-        + [(k, k, v) for k, v in by_paper.items() if k not in PAPER_TITLES],
+        "papers": [(k, title, by_paper[k]) for k, title in paper_titles(results).items()],
         "cx_paths": cx_paths,
         "svg": figure_svg,
         "bench": bench,

@@ -1,5 +1,7 @@
-"""Reference solvers: pure numerical functions on small frozen problem objects.
+"""Reference solvers: pure typed numerical functions on small frozen problem objects.
 
-Solvers never import ``verify``, ``theorems`` or ``reports``.  Each solver family is
-registered under a stable name in :mod:`solvers.registry`.
+Each solver family is registered under a stable name with ``@reference(name, Protocol)``
+(:mod:`convcheck.solvers.registry`); claims reach solvers only through the ``solvers``
+argument of a check, so any family can be substituted.  Solvers never import ``verify``,
+``theorems`` or ``reports``.
 """

@@ -1,7 +1,7 @@
 r"""The D2D reuse-pricing Stackelberg game (appendix A-B of "Make smart decisions faster:
 deciding D2D resource allocation via Stackelberg game guided multi-agent deep RL").
 
-Model (the reading used throughout; see ``docs/d2d_stackelberg.md``)
+Model (the reading used throughout; see ``theorems/d2d_stackelberg/README.md``)
 ---------------------------------------------------------------------
 Cellular channels :math:`i \in \mathcal M`, D2D links :math:`j \in \mathcal N`, reuse
 indicators :math:`x_{ij} \in \{0, 1\}`.  On channel *i* link *j* transmits with power
@@ -38,12 +38,13 @@ vectorised over arrays of pairs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize_scalar
 
-from solvers.registry import reference
+from convcheck.solvers.registry import reference
 
 Array = NDArray[np.float64]
 LN2 = float(np.log(2.0))
@@ -167,7 +168,19 @@ def follower_stationary_power(prob: FollowerProblem) -> Array:
     return prob.B / (prob.alpha * prob.g_bs) - (prob.interference + prob.noise) / prob.g
 
 
-@reference("follower_best_response_power")
+class FollowerBestResponsePower(Protocol):
+    """Follower best-response power (Prop. 1): the zero of (24) clipped to :math:`[p_{min}, p_{max}]`.
+
+    Returns
+    -------
+    Array
+        Powers, one per (channel, link) pair: the broadcast shape of the problem's arrays.
+    """
+
+    def __call__(self, prob: FollowerProblem) -> Array: ...
+
+
+@reference("follower_best_response_power", FollowerBestResponsePower)
 def follower_best_response_power(prob: FollowerProblem) -> Array:
     r"""Follower best response of Prop. 1: the zero of (24) clipped to :math:`[p_{min}, p_{max}]`.
 
@@ -513,7 +526,19 @@ def _better(pp: PricePairs, a1: Array, a2: Array) -> Array:
     return np.where(leader_utility_pair(pp, a2) > leader_utility_pair(pp, a1), a2, a1)
 
 
-@reference("leader_best_response")
+class LeaderBestResponseProtocol(Protocol):
+    r"""Leader best-response price :math:`\alpha_{ij}` by the case analysis of Proposition 2, per price pair.
+
+    Returns
+    -------
+    LeaderBestResponse
+        ``alpha`` (float) and ``case`` (int64, 1-5), both of the broadcast shape of ``pp``.
+    """
+
+    def __call__(self, pp: PricePairs, rtol: float = 1e-12) -> LeaderBestResponse: ...
+
+
+@reference("leader_best_response", LeaderBestResponseProtocol)
 def leader_best_response(pp: PricePairs, rtol: float = 1e-12) -> LeaderBestResponse:
     r"""Leader best-response price by the case analysis of Proposition 2 (vectorised).
 

@@ -31,9 +31,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from solvers.graphs import Graph, Matrix, check_doubly_stochastic
-from solvers.mdp import project_simplex
-from solvers.registry import reference
+from convcheck.solvers.graphs import Graph, Matrix, check_doubly_stochastic
+from convcheck.solvers.mdp import project_simplex
+from convcheck.solvers.registry import reference
 
 Array = NDArray[np.float64]
 
@@ -118,7 +118,21 @@ class Simplex:
 FeasibleSet = Box | Simplex
 
 
-@reference("simplex_projection_scaled")
+class SimplexProjectionScaled(Protocol):
+    r"""Euclidean projection onto :math:`\{a \ge 0, \sum a = \text{total}\}`, a scaled simplex projection.
+
+    :math:`\text{total}\cdot\Pi_\Delta(y/\text{total})`, applied independently along the last axis of ``y``.
+
+    Returns
+    -------
+    Array
+        Shape of ``y``; every row non-negative and summing to ``total``.
+    """
+
+    def __call__(self, y: Array, total: float = 1.0) -> Array: ...
+
+
+@reference("simplex_projection_scaled", SimplexProjectionScaled)
 def simplex_projection_scaled(y: Array, total: float = 1.0) -> Array:
     r"""Euclidean projection of each row of ``y`` onto :math:`\{a \ge 0, \sum a = \text{total}\}`:
     :math:`\text{total}\cdot\Pi_\Delta(y/\text{total})` (reuses :func:`solvers.mdp.project_simplex`)."""
@@ -128,8 +142,18 @@ def simplex_projection_scaled(y: Array, total: float = 1.0) -> Array:
 
 
 class DualProjection(Protocol):
-    def __call__(self, z: Array, beta: float, feasible: FeasibleSet) -> Array:
-        ...
+    r"""Prox-projection :math:`\Pi^\psi_{\mathcal A}(z, \beta) = \mathrm{proj}_{\mathcal A}(-\beta z)` (Lemmas 1-2).
+
+    :math:`\arg\min_{a\in\mathcal A}\{\langle z, a\rangle + \tfrac{1}{\beta}\psi(a)\}` with
+    :math:`\psi = \tfrac12\|\cdot\|^2`; rows of ``z`` are projected independently.
+
+    Returns
+    -------
+    Array
+        Shape of ``z`` (``(d,)`` or ``(N, d)``), every row in ``feasible``.
+    """
+
+    def __call__(self, z: Array, beta: float, feasible: FeasibleSet) -> Array: ...
 
 
 @reference("dual_projection", DualProjection)
@@ -273,7 +297,19 @@ def random_objectives(
     return ConcaveObjectives("absolute", b, w)
 
 
-@reference("centralised_optimum")
+class CentralisedOptimum(Protocol):
+    r"""Centralised optimum :math:`a^\star \in \arg\max_{a\in\mathcal A}\frac1N\sum_n Q_n(a)` (comparator of Theorem 1).
+
+    Returns
+    -------
+    tuple[Array, float]
+        ``(a_star, value)``: the maximiser, shape ``(d,)``, and :math:`\frac1N\sum_n Q_n(a^\star)`.
+    """
+
+    def __call__(self, obj: ConcaveObjectives, feasible: FeasibleSet) -> tuple[Array, float]: ...
+
+
+@reference("centralised_optimum", CentralisedOptimum)
 def centralised_optimum(obj: ConcaveObjectives, feasible: FeasibleSet) -> tuple[Array, float]:
     r"""Centralised reference :math:`a^\star \in \arg\max_{a\in\mathcal A}\frac1N\sum_n Q_n(a)`
     by cvxpy (the comparator of Theorem 1).  Returns ``(a_star, value)``."""
@@ -389,9 +425,19 @@ def matching_gossip(g: Graph) -> RandomGossip:
 
 
 class DualAveragingStep(Protocol):
-    def __call__(self, Z: Array, G: Array, W: Matrix, beta: float, feasible: FeasibleSet
-                 ) -> tuple[Array, Array]:
-        ...
+    r"""One N2O dual-averaging step, eq. (3): gossip the duals, add the gradients, prox-project.
+
+    :math:`z_n(\tau+1) = \sum_m W_{mn} z_m(\tau) + g_n(\tau)` and
+    :math:`a_n(\tau+1) = \Pi^\psi_{\mathcal A}(z_n(\tau+1), \beta(\tau))`; ``Z``, ``G`` are ``(N, d)``,
+    ``W`` is ``(N, N)`` dense or sparse.
+
+    Returns
+    -------
+    tuple[Array, Array]
+        ``(Z_next, A_next)``, both ``(N, d)``.
+    """
+
+    def __call__(self, Z: Array, G: Array, W: Matrix, beta: float, feasible: FeasibleSet) -> tuple[Array, Array]: ...
 
 
 @reference("dual_averaging_step", DualAveragingStep)

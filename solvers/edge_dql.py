@@ -30,13 +30,14 @@ import contextlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from solvers.mdp import TabularMDP, policy_evaluation, policy_iteration
-from solvers.registry import reference
+from convcheck.solvers.mdp import TabularMDP, policy_evaluation, policy_iteration
+from convcheck.solvers.registry import reference
 
 Array = NDArray[np.float64]
 
@@ -207,7 +208,19 @@ def to_mdp(env: EdgeRentalEnv) -> TabularMDP:
     return TabularMDP(P, R, env.gamma, mu)
 
 
-@reference("edge_optimal_q")
+class EdgeOptimalQ(Protocol):
+    """Exact optimal :math:`Q^*(s, a)` of the edge-rental MDP on its non-terminal states (policy iteration).
+
+    Returns
+    -------
+    Array
+        Shape ``(S, A)`` over non-terminal states and joint rental decisions.
+    """
+
+    def __call__(self, env: EdgeRentalEnv) -> Array: ...
+
+
+@reference("edge_optimal_q", EdgeOptimalQ)
 def optimal_q(env: EdgeRentalEnv) -> Array:
     r"""Exact optimal :math:`Q^*(s, a)` on the non-terminal states, (S, A), by policy
     iteration (exact linear solves) on :func:`to_mdp`."""
@@ -217,7 +230,28 @@ def optimal_q(env: EdgeRentalEnv) -> Array:
     return Q[: env.n_states]
 
 
-@reference("dqn_target")
+class DqnTarget(Protocol):
+    r"""DQN target (line 13 of Algorithms 1-2): :math:`y_j = r_j + \gamma\max_a Q(s_{j+1}, a; \theta^-)`.
+
+    :math:`y_j = r_j` where the episode ends; ``q_next_target`` is ``(batch, actions)``,
+    ``ends`` boolean ``(batch,)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Targets :math:`y_j`, shape ``(batch,)``.
+    """
+
+    def __call__(
+        self,
+        r: torch.Tensor,
+        q_next_target: torch.Tensor,
+        ends: torch.Tensor,
+        gamma: float,
+    ) -> torch.Tensor: ...
+
+
+@reference("dqn_target", DqnTarget)
 def dqn_target(r: torch.Tensor, q_next_target: torch.Tensor, ends: torch.Tensor,
                gamma: float) -> torch.Tensor:
     r"""Line 13 of Algorithms 1 and 2: :math:`y_j = r_j` if the episode ends at ``t+1``, else
@@ -308,7 +342,19 @@ def _reset(env: EdgeRentalEnv, rng: np.random.Generator) -> int:
     return env.encode_state(d, np.zeros(env.n_servers, dtype=np.int64))
 
 
-@reference("centralized_dql")
+class CentralizedDql(Protocol):
+    r"""Algorithm 1 (centralized DQL): one Q-network over the system state and all joint rental decisions.
+
+    Returns
+    -------
+    DQLResult
+        Learned ``Q`` ``(S, A)``, greedy ``policy``, learning curve and :math:`V^*(\mu)` (``optimal_value``).
+    """
+
+    def __call__(self, env: EdgeRentalEnv, cfg: DQLConfig, seed: int, device: str = "cpu") -> DQLResult: ...
+
+
+@reference("centralized_dql", CentralizedDql)
 def centralized_dql(env: EdgeRentalEnv, cfg: DQLConfig, seed: int,
                     device: str = "cpu") -> DQLResult:
     r"""Algorithm 1 (centralized DQL): one Q-network over the one-hot system state and all
@@ -375,7 +421,21 @@ def _centralized_dql(env: EdgeRentalEnv, cfg: DQLConfig, seed: int, device: str)
                      curve_value=np.asarray(values), optimal_value=opt_v)
 
 
-@reference("multi_agent_dql")
+class MultiAgentDql(Protocol):
+    r"""Algorithm 2 (multi-agent DQL): per-LSM Q-networks :math:`Q_n(o_n, \alpha_n; \theta_n)`.
+
+    The returned ``Q`` is :math:`\sum_n Q_n(o_n(s), \alpha_n(a))`.
+
+    Returns
+    -------
+    DQLResult
+        Learned ``Q`` ``(S, A)``, greedy ``policy``, learning curve and :math:`V^*(\mu)` (``optimal_value``).
+    """
+
+    def __call__(self, env: EdgeRentalEnv, cfg: DQLConfig, seed: int, device: str = "cpu") -> DQLResult: ...
+
+
+@reference("multi_agent_dql", MultiAgentDql)
 def multi_agent_dql(env: EdgeRentalEnv, cfg: DQLConfig, seed: int,
                     device: str = "cpu") -> DQLResult:
     r"""Algorithm 2 (multi-agent DQL): LSM ``n`` keeps its own replay memory

@@ -49,14 +49,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import scipy.linalg as sla
 from numpy.typing import NDArray
 from scipy.linalg import lapack
 
-from solvers.mdp import (
+from convcheck.solvers.mdp import (
     ControlResult,
     PolicyValues,
     TabularMDP,
@@ -66,7 +66,7 @@ from solvers.mdp import (
     softmax_policy,
     value_hvp,
 )
-from solvers.registry import reference
+from convcheck.solvers.registry import reference
 
 Array = NDArray[np.float64]
 Method = Literal["auto", "direct", "gmres"]
@@ -286,7 +286,26 @@ class CertifiedValues:
         return float(np.asarray(mu) @ self.V)
 
 
-@reference("certified_policy_evaluation")
+class CertifiedPolicyEvaluation(Protocol):
+    r"""Certified policy evaluation, :math:`V^\pi = (I - \gamma P_\pi)^{-1} r_\pi` to relative error ``rtol``.
+
+    Returns
+    -------
+    CertifiedValues
+        ``V`` ``(S,)``, ``info`` (``LinearSolveInfo``, ``info.error_bound <= rtol``) and ``Q`` ``(S, A)`` on access.
+    """
+
+    def __call__(
+        self,
+        mdp: TabularMDP,
+        pi: Array,
+        *,
+        rtol: float = 1e-10,
+        method: Method = "auto",
+    ) -> CertifiedValues: ...
+
+
+@reference("certified_policy_evaluation", CertifiedPolicyEvaluation)
 def certified_policy_evaluation(mdp: TabularMDP, pi: Array, *, rtol: float = 1e-10,
                                 method: Method = "auto") -> CertifiedValues:
     r"""Policy evaluation :math:`V^\pi = (I - \gamma P_\pi)^{-1} r_\pi` (Bellman expectation
@@ -335,7 +354,30 @@ class CertifiedVisitation:
     info: LinearSolveInfo
 
 
-@reference("certified_state_visitation")
+class CertifiedStateVisitation(Protocol):
+    r"""State visitation :math:`\tilde d = (I - \gamma P_\pi)^{-\top}\mu` (or :math:`(1-\gamma)\tilde d`), certified.
+
+    The relative :math:`\ell_1` error is at most ``rtol``; ``mu=None`` means ``mdp.mu``.
+
+    Returns
+    -------
+    CertifiedVisitation
+        ``d`` ``(S,)`` and the solve certificate ``info``.
+    """
+
+    def __call__(
+        self,
+        mdp: TabularMDP,
+        pi: Array,
+        mu: Array | None = None,
+        *,
+        normalised: bool = True,
+        rtol: float = 1e-10,
+        method: Method = "auto",
+    ) -> CertifiedVisitation: ...
+
+
+@reference("certified_state_visitation", CertifiedStateVisitation)
 def certified_state_visitation(mdp: TabularMDP, pi: Array, mu: Array | None = None, *,
                                normalised: bool = True, rtol: float = 1e-10,
                                method: Method = "auto") -> CertifiedVisitation:
@@ -569,7 +611,22 @@ def soft_value_iteration_fast(mdp: TabularMDP, lam: float, tol: float = 1e-10,
     raise RuntimeError(f"no convergence to {tol:g} in {max_iter} iterations (last bound {bound:.3g})")
 
 
-@reference("soft_policy_iteration")
+class SoftPolicyIteration(Protocol):
+    r"""Entropy-regularised optimum :math:`V^*_\lambda = T_\lambda V^*_\lambda` by soft policy iteration (Newton).
+
+    :math:`\pi_{k+1}(a|s) \propto \exp(\tilde Q^{\pi_k}(s,a)/\lambda)` until the certified error
+    :math:`\|V - V^*_\lambda\|_\infty \le \|T_\lambda V - V\|_\infty/(1-\gamma)` is at most ``tol``.
+
+    Returns
+    -------
+    ControlResult
+        ``V`` ``(S,)``, ``policy`` ``(S, A)``, ``iterations`` (policy evaluations) and ``residual`` (the bound).
+    """
+
+    def __call__(self, mdp: TabularMDP, lam: float, tol: float = 1e-10, max_iter: int = 200) -> ControlResult: ...
+
+
+@reference("soft_policy_iteration", SoftPolicyIteration)
 def soft_policy_iteration(mdp: TabularMDP, lam: float, tol: float = 1e-10,
                           max_iter: int = 200) -> ControlResult:
     r"""Soft policy iteration (Newton's method on :math:`V = T_\lambda V`).

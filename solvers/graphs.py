@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from solvers.registry import reference
+from convcheck.solvers.registry import reference
 
 Array = NDArray[np.float64]
 Matrix = Array | sp.sparray | sp.spmatrix
@@ -245,8 +245,23 @@ def normalized_laplacian(g: Graph) -> sp.csr_matrix:
 
 
 class GossipMatrix(Protocol):
-    def __call__(self, g: Graph, kind: str = ..., require_connected: bool = ...) -> sp.csr_matrix:
-        ...
+    r"""Gossip matrix of a graph, eq. (14): :math:`W_N(G) = I - \frac{1}{\delta_{\max}+1}(D - A)`.
+
+    ``kind="lazy"`` gives :math:`\tfrac12(I + W_N(G))`; ``kind="regular"`` gives
+    :math:`I - \frac{\delta}{\delta+1}\mathcal L` for a :math:`\delta`-regular graph (Appendix D).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(N, N)``, symmetric and doubly stochastic.
+    """
+
+    def __call__(
+        self,
+        g: Graph,
+        kind: Literal["max_degree", "lazy", "regular"] = "max_degree",
+        require_connected: bool = True,
+    ) -> sp.csr_matrix: ...
 
 
 @reference("gossip_matrix", GossipMatrix)
@@ -415,9 +430,23 @@ class GossipSpectrum:
 
 
 class SpectralGap(Protocol):
-    def __call__(self, W: Matrix, method: str = ..., tol: float = ..., seed: int = ...
-                 ) -> GossipSpectrum:
-        ...
+    r"""Second singular value :math:`\sigma_2(W)` and spectral gap :math:`1 - \sigma_2(W)` (Corollary 1).
+
+    For a symmetric doubly stochastic gossip matrix ``W`` (dense or sparse, ``(N, N)``).
+
+    Returns
+    -------
+    GossipSpectrum
+        ``sigma2``, ``gap``, ``lambda2``, ``one_minus_lambda2``, ``lambda_min`` (floats) and flags.
+    """
+
+    def __call__(
+        self,
+        W: Matrix,
+        method: Literal["auto", "dense", "sparse"] = "auto",
+        tol: float = 1e-10,
+        seed: int = 0,
+    ) -> GossipSpectrum: ...
 
 
 @reference("spectral_gap", SpectralGap)
@@ -470,7 +499,19 @@ def spectral_gap(
                           exact, method)
 
 
-@reference("second_singular_value")
+class SecondSingularValue(Protocol):
+    r"""Second largest singular value :math:`\sigma_2(W)` of an arbitrary square matrix (Appendix C).
+
+    Returns
+    -------
+    float
+        :math:`\sigma_2(W) \ge 0`.
+    """
+
+    def __call__(self, W: Array) -> float: ...
+
+
+@reference("second_singular_value", SecondSingularValue)
 def second_singular_value(W: Array) -> float:
     r""":math:`\sigma_2(W)`, the second largest singular value of an arbitrary square matrix
     (dense SVD; Appendix C notation :math:`\sigma_1 \ge \sigma_2 \ge \dots \ge \sigma_N \ge 0`)."""
@@ -491,7 +532,25 @@ class LaplacianExtremes:
     lambda_max: float
 
 
-@reference("laplacian_extremes")
+class LaplacianExtremesProtocol(Protocol):
+    r"""Extreme eigenvalues of the normalised Laplacian :math:`\mathcal L(G) = I - D^{-1/2}AD^{-1/2}` (Lemma 4).
+
+    Returns
+    -------
+    LaplacianExtremes
+        ``lambda_second_smallest`` :math:`\lambda_{N-1}(\mathcal L)` and ``lambda_max`` :math:`\lambda_1(\mathcal L)`.
+    """
+
+    def __call__(
+        self,
+        g: Graph,
+        method: Literal["auto", "dense", "sparse"] = "auto",
+        tol: float = 1e-10,
+        seed: int = 0,
+    ) -> LaplacianExtremes: ...
+
+
+@reference("laplacian_extremes", LaplacianExtremesProtocol)
 def laplacian_extremes(
     g: Graph, method: Literal["auto", "dense", "sparse"] = "auto", tol: float = 1e-10,
     seed: int = 0,
@@ -537,7 +596,19 @@ def star_graph(n: int) -> Graph:
     return Graph(A.tocsr(), name=f"star(n={n})")
 
 
-@reference("grid_spectral_gap")
+class GridSpectralGap(Protocol):
+    r"""Spectral summary of :math:`W_N(G)` (14) for the k-connected ``side`` x ``side`` grid, :math:`N = \text{side}^2`.
+
+    Returns
+    -------
+    GossipSpectrum
+        As :class:`SpectralGap` returns, exact.
+    """
+
+    def __call__(self, side: int, k: int = 1) -> GossipSpectrum: ...
+
+
+@reference("grid_spectral_gap", GridSpectralGap)
 def grid_spectral_gap(side: int, k: int = 1) -> GossipSpectrum:
     r"""Spectral summary of :math:`W_N(G)` (14) for the k-connected ``side`` x ``side`` grid,
     from the Cartesian-product rule: the eigenvalues of :math:`D - A` of :math:`P\square P`

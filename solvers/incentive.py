@@ -35,15 +35,15 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import NDArray
 
-from solvers.mdp import check_distribution, project_simplex, softmax_policy
-from solvers.registry import reference
+from convcheck.solvers.mdp import check_distribution, project_simplex, softmax_policy
+from convcheck.solvers.registry import reference
 
 Array = NDArray[np.float64]
 
@@ -453,7 +453,19 @@ def _check_policy(pi: Array, S: int, A: int) -> Array:
     return pi
 
 
-@reference("incentive_follower_evaluation")
+class IncentiveFollowerEvaluation(Protocol):
+    r"""Exact evaluation of follower :math:`i` in :math:`M_i(x_i)`, eq. (3), with reward (2) :math:`\bar R_i + x_i`.
+
+    Returns
+    -------
+    FollowerValues
+        ``V`` ``(S,)``, ``Q`` ``(S, A)``, unnormalised ``occupancy`` ``(S, A)``, ``value`` :math:`V_i(\mu_i,\pi;x_i)`.
+    """
+
+    def __call__(self, follower: Follower, x_i: Array, pi: Array) -> FollowerValues: ...
+
+
+@reference("incentive_follower_evaluation", IncentiveFollowerEvaluation)
 def follower_evaluation(follower: Follower, x_i: Array, pi: Array) -> FollowerValues:
     r"""Exact evaluation of follower :math:`i` in :math:`M_i(x_i)`, eq. (3).
 
@@ -492,7 +504,20 @@ class FollowerOptimum:
     occupancy: Array
 
 
-@reference("incentive_follower_optimum")
+class IncentiveFollowerOptimum(Protocol):
+    r"""Follower optimum :math:`V_i^*(x_i) = \max_{\theta_i}V_i(\pi_{\theta_i};x_i)` (Section 3.1), exactly.
+
+    Returns
+    -------
+    FollowerOptimum
+        ``V`` ``(S,)``, ``Q`` :math:`Q^*` ``(S, A)``, a deterministic optimal ``policy`` ``(S, A)``,
+        ``value`` :math:`V_i^*(x_i)` and its ``occupancy`` ``(S, A)``.
+    """
+
+    def __call__(self, follower: Follower, x_i: Array) -> FollowerOptimum: ...
+
+
+@reference("incentive_follower_optimum", IncentiveFollowerOptimum)
 def follower_optimum(follower: Follower, x_i: Array) -> FollowerOptimum:
     r""":math:`V_i^*(x_i) = \max_{\theta_i}V_i(\pi_{\theta_i};x_i)` (Section 3.1), exactly.
 
@@ -668,7 +693,21 @@ def _kron2_values(problem: IncentiveProblem, pis: Array, r_pi: Array) -> tuple[A
     return V.ravel(), D.ravel()
 
 
-@reference("leader_joint_value")
+class LeaderJointValue(Protocol):
+    r"""Leader's value (1) of the product policy :math:`\prod_i\pi_i(a_i|s_i)`, exactly.
+
+    ``policies`` is ``(n, S, A)``; the joint chain lives on :math:`S^n`.
+
+    Returns
+    -------
+    LeaderValues
+        ``V`` ``(S^n,)``, ``Q`` ``(S^n, A^n)``, unnormalised ``occupancy`` ``(S^n,)`` and ``value`` (1).
+    """
+
+    def __call__(self, problem: IncentiveProblem, policies: Array, *, method: str = "auto") -> LeaderValues: ...
+
+
+@reference("leader_joint_value", LeaderJointValue)
 def leader_joint_value(
     problem: IncentiveProblem, policies: Array, *, method: str = "auto"
 ) -> LeaderValues:
@@ -728,7 +767,24 @@ def _marginal_q(problem: IncentiveProblem, lv: LeaderValues, pis: Array, i: int)
     return np.einsum(expr, *arrays, optimize="greedy")
 
 
-@reference("leader_policy_gradient")
+class LeaderPolicyGradient(Protocol):
+    r"""Exact leader policy gradient :math:`\nabla_\theta f = \nabla_\theta V(\boldsymbol\pi_\theta)`, eq. (7).
+
+    Returns
+    -------
+    tuple[Array, LeaderValues]
+        The gradient, shape ``(n, S, A)``, and the leader's values.
+    """
+
+    def __call__(
+        self,
+        problem: IncentiveProblem,
+        theta: Array,
+        param: Parameterisation,
+    ) -> tuple[Array, LeaderValues]: ...
+
+
+@reference("leader_policy_gradient", LeaderPolicyGradient)
 def leader_policy_gradient(
     problem: IncentiveProblem, theta: Array, param: Parameterisation
 ) -> tuple[Array, LeaderValues]:
@@ -808,7 +864,25 @@ class IncentiveState:
         return np.concatenate([self.grad_q_z, self.grad_q_theta.ravel()])
 
 
-@reference("incentive_gradients")
+class IncentiveGradients(Protocol):
+    r"""Exact :math:`f, q, \nabla f, \nabla q` of problem (6) at :math:`(z, \theta)` (eqs. (7), (11)-(13)).
+
+    Returns
+    -------
+    IncentiveState
+        ``f``, ``q`` and the gradients, in ``z`` of shape ``(m,)`` and in ``theta`` of shape ``(n, S, A)``.
+    """
+
+    def __call__(
+        self,
+        problem: IncentiveProblem,
+        z: Array,
+        theta: Array,
+        param: Parameterisation,
+    ) -> IncentiveState: ...
+
+
+@reference("incentive_gradients", IncentiveGradients)
 def incentive_gradients(
     problem: IncentiveProblem, z: Array, theta: Array, param: Parameterisation
 ) -> IncentiveState:
@@ -818,7 +892,7 @@ def incentive_gradients(
       :math:`\nabla_z f = -w\nabla C` (11).
     * :math:`q = \sum_iV_i(\pi_{\theta_i};x_i) - \sum_iV_i^*(x_i)`;
       :math:`\nabla_x q` by (12) with Lemma 1 (derivative of :math:`V_i` in :math:`x_i(s,a)`
-      is the *unnormalised* occupancy, see ``docs/incentive_design.md``), chained through
+      is the *unnormalised* occupancy, see ``theorems/incentive_design/README.md``), chained through
       the payment basis; :math:`\nabla_\theta q = \nabla_\theta g` by (13).  The optimal
       occupancy is that of the deterministic optimal policy returned by
       ``follower_optimum`` (a supergradient of the convex :math:`g^*` where it is not
@@ -866,7 +940,19 @@ def incentive_gradients(
 # ---------------------------------------------------------------------------
 
 
-@reference("incentive_stationarity")
+class IncentiveStationarity(Protocol):
+    r"""Stationarity of Definition 1, :math:`\mathcal K(x,\theta) = \min_{\lambda\ge0}\|\nabla f+\lambda\nabla q\| - q`.
+
+    Returns
+    -------
+    float
+        :math:`\mathcal K(x,\theta)`.
+    """
+
+    def __call__(self, state: IncentiveState) -> float: ...
+
+
+@reference("incentive_stationarity", IncentiveStationarity)
 def stationarity_measure(state: IncentiveState) -> float:
     r"""Definition 1 as written:
     :math:`\mathcal K(x,\theta) = \min_{\lambda\ge0}\|\nabla f+\lambda\nabla q\| - q`.
@@ -935,7 +1021,31 @@ class Algorithm1Step:
     state: IncentiveState
 
 
-@reference("algorithm1_step")
+class Algorithm1StepProtocol(Protocol):
+    r"""One iteration of Algorithm 1 (lines 2-4): multiplier, then projected ascent steps in :math:`x`, :math:`\theta`.
+
+    :math:`\lambda^{(k)} = \max(\eta - \langle\nabla f,\nabla q\rangle/\|\nabla q\|^2, 0)`,
+    :math:`x^{(k+1)} = \mathrm{Proj}_{\mathcal X}[x+\xi(\nabla_xf+\lambda\nabla_xq)]` and likewise for :math:`\theta`.
+
+    Returns
+    -------
+    Algorithm1Step
+        New ``z`` ``(m,)`` and ``theta`` ``(n, S, A)``, ``lam`` :math:`\lambda^{(k)}`, ``state`` at the old iterate.
+    """
+
+    def __call__(
+        self,
+        problem: IncentiveProblem,
+        param: Parameterisation,
+        z: Array,
+        theta: Array,
+        xi: float,
+        eta: float,
+        lambda_rule: str = "raw",
+    ) -> Algorithm1Step: ...
+
+
+@reference("algorithm1_step", Algorithm1StepProtocol)
 def algorithm1_step(
     problem: IncentiveProblem,
     param: Parameterisation,
@@ -997,7 +1107,31 @@ class Algorithm1Trajectory:
     eta: float
 
 
-@reference("incentive_algorithm1")
+class IncentiveAlgorithm1(Protocol):
+    r"""Algorithm 1 for exactly ``iterations`` steps from :math:`(x^{(0)},\theta^{(0)})`, every iterate exact.
+
+    Returns
+    -------
+    Algorithm1Trajectory
+        ``z`` ``(K+1, m)``, ``theta`` ``(K+1, n, S, A)``, ``lam`` ``(K,)`` and ``f``, ``q``, ``K_def1``... ``(K+1,)``.
+    """
+
+    def __call__(
+        self,
+        problem: IncentiveProblem,
+        param: Parameterisation,
+        z0: Array,
+        theta0: Array,
+        *,
+        xi: float,
+        eta: float,
+        iterations: int,
+        projected_measure: bool = True,
+        lambda_rule: str = "raw",
+    ) -> Algorithm1Trajectory: ...
+
+
+@reference("incentive_algorithm1", IncentiveAlgorithm1)
 def algorithm1(
     problem: IncentiveProblem,
     param: Parameterisation,
@@ -1059,7 +1193,28 @@ class ReinforceEstimate:
     m: int
 
 
-@reference("incentive_reinforce")
+class IncentiveReinforce(Protocol):
+    r"""REINFORCE estimator (8) of :math:`\nabla_\theta V(\boldsymbol\pi_\theta)` from ``m`` joint-MDP trajectories.
+
+    Returns
+    -------
+    ReinforceEstimate
+        ``mean``, ``variance`` and ``stderr``, each of shape ``(n, S, A)``, and ``m``.
+    """
+
+    def __call__(
+        self,
+        problem: IncentiveProblem,
+        theta: Array,
+        param: Parameterisation,
+        *,
+        m: int,
+        horizon: int,
+        seed: int,
+    ) -> ReinforceEstimate: ...
+
+
+@reference("incentive_reinforce", IncentiveReinforce)
 def reinforce_gradient(
     problem: IncentiveProblem,
     theta: Array,
@@ -1198,7 +1353,29 @@ def _distinct_actions(problem: IncentiveProblem, i: int, sets: list[list[int]]) 
     return out
 
 
-@reference("incentive_optimistic_value")
+class IncentiveOptimisticValue(Protocol):
+    r"""Optimistic leader value :math:`f_m(x) = \max_\theta\{f(x,\theta): q(x,\theta)\ge0\}` (Example 1).
+
+    By enumeration of deterministic optimal follower policies; ``pessimistic=True`` minimises instead
+    (Weak Stackelberg, Remark 1).
+
+    Returns
+    -------
+    tuple[float, Array]
+        The value and the maximising deterministic follower policies, shape ``(n, S, A)``.
+    """
+
+    def __call__(
+        self,
+        problem: IncentiveProblem,
+        z: Array,
+        *,
+        pessimistic: bool = False,
+        max_policies: int = 100_000,
+    ) -> tuple[float, Array]: ...
+
+
+@reference("incentive_optimistic_value", IncentiveOptimisticValue)
 def optimistic_leader_value(
     problem: IncentiveProblem, z: Array, *, pessimistic: bool = False, max_policies: int = 100_000
 ) -> tuple[float, Array]:
@@ -1266,7 +1443,7 @@ GRIDWORLD_ACTIONS = ("N", "S", "W", "E")
 
 @dataclass(frozen=True)
 class GridworldSpec:
-    r"""Parameters of the Section 4 gridworld; see ``docs/incentive_design.md``.
+    r"""Parameters of the Section 4 gridworld; see ``theorems/incentive_design/README.md``.
 
     ``alpha`` are the slip probabilities :math:`(\alpha_1,\alpha_2)` (intended cell with
     :math:`1-2\alpha_i`, each perpendicular neighbour with :math:`\alpha_i`; moves into a wall

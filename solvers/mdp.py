@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from solvers.registry import reference
+from convcheck.solvers.registry import reference
 
 Array = NDArray[np.float64]
 
@@ -154,6 +154,14 @@ def policy_transition(mdp: TabularMDP, pi: Array) -> Array:
 
 
 class PolicyEvaluation(Protocol):
+    r"""Exact policy evaluation, :math:`V^\pi = (I - \gamma P_\pi)^{-1} r_\pi` and :math:`Q^\pi = R + \gamma P V^\pi`.
+
+    Returns
+    -------
+    PolicyValues
+        ``V`` of shape ``(S,)`` and ``Q`` of shape ``(S, A)`` (float64) for the policy ``pi`` ``(S, A)``.
+    """
+
     def __call__(self, mdp: TabularMDP, pi: Array) -> PolicyValues: ...
 
 
@@ -198,13 +206,22 @@ def policy_value_extended(mdp: TabularMDP, pi: Array) -> float:
     return float(mdp.mu @ V)
 
 
-class OccupancyMeasure(Protocol):
-    def __call__(
-        self, mdp: TabularMDP, pi: Array, mu: Array | None = None, *, normalised: bool = True
-    ) -> Array: ...
+class StateVisitation(Protocol):
+    r"""Discounted state visitation :math:`d_\mu^\pi = (1-\gamma)(I - \gamma P_\pi)^{-\top}\mu`.
+
+    ``normalised=False`` returns :math:`\tilde d = (I - \gamma P_\pi)^{-\top}\mu` (sums to :math:`1/(1-\gamma)`);
+    ``mu=None`` means ``mdp.mu``.
+
+    Returns
+    -------
+    Array
+        Shape ``(S,)``, float64.
+    """
+
+    def __call__(self, mdp: TabularMDP, pi: Array, mu: Array | None = None, *, normalised: bool = True) -> Array: ...
 
 
-@reference("state_visitation")
+@reference("state_visitation", StateVisitation)
 def state_visitation(
     mdp: TabularMDP, pi: Array, mu: Array | None = None, *, normalised: bool = True
 ) -> Array:
@@ -218,6 +235,21 @@ def state_visitation(
     S = mdp.n_states
     d = np.linalg.solve((np.eye(S) - mdp.gamma * policy_transition(mdp, pi)).T, mu)
     return (1.0 - mdp.gamma) * d if normalised else d
+
+
+class OccupancyMeasure(Protocol):
+    r"""Discounted state-action visitation, :math:`d_\mu^\pi(s, a) = d_\mu^\pi(s)\,\pi(a|s)`.
+
+    ``normalised=True``: :math:`(1-\gamma)\sum_k\gamma^k\Pr(s_k=s,a_k=a)` (sums to one);
+    ``normalised=False``: sums to :math:`1/(1-\gamma)`.  ``mu=None`` means ``mdp.mu``.
+
+    Returns
+    -------
+    Array
+        Shape ``(S, A)``, float64.
+    """
+
+    def __call__(self, mdp: TabularMDP, pi: Array, mu: Array | None = None, *, normalised: bool = True) -> Array: ...
 
 
 @reference("occupancy_measure", OccupancyMeasure)
@@ -245,6 +277,18 @@ def softmax_policy(theta: Array, tau: float = 1.0) -> Array:
 
 
 class PolicyGradient(Protocol):
+    r"""Exact policy gradient :math:`\nabla V^{\pi}(\mu)` in the policy parameters (Agarwal et al. 2021).
+
+    Direct (eq. (5)): :math:`\partial V/\partial\pi(a|s) = \tfrac{1}{1-\gamma} d_\mu^\pi(s) Q^\pi(s,a)`;
+    softmax with temperature :math:`\tau` (Lemma C.1):
+    :math:`\tfrac{1}{\tau(1-\gamma)} d_\mu^\pi(s)\pi(a|s)A^\pi(s,a)`.
+
+    Returns
+    -------
+    Array
+        Shape ``(S, A)`` (the shape of ``params``), float64.
+    """
+
     def __call__(
         self,
         mdp: TabularMDP,
@@ -290,13 +334,37 @@ def policy_gradient(
 # ---------------------------------------------------------------------------
 
 
-@reference("bellman_operator")
+class BellmanOperator(Protocol):
+    r"""Optimal Bellman operator, :math:`(TV)(s) = \max_a r(s,a) + \gamma \sum_{s'} P(s'|s,a)V(s')`.
+
+    Returns
+    -------
+    Array
+        :math:`TV`, shape ``(S,)``.
+    """
+
+    def __call__(self, mdp: TabularMDP, V: Array) -> Array: ...
+
+
+@reference("bellman_operator", BellmanOperator)
 def bellman_operator(mdp: TabularMDP, V: Array) -> Array:
     r"""Optimal Bellman operator :math:`(TV)(s) = \max_a r(s,a) + \gamma \sum_{s'} P(s'|s,a)V(s')`."""
     return np.max(mdp.R + mdp.gamma * mdp.P @ V, axis=1)
 
 
-@reference("bellman_expectation_operator")
+class BellmanExpectationOperator(Protocol):
+    r"""Bellman expectation operator, :math:`(T^\pi V)(s) = \sum_a \pi(a|s)[r(s,a) + \gamma \sum_{s'}P(s'|s,a)V(s')]`.
+
+    Returns
+    -------
+    Array
+        :math:`T^\pi V`, shape ``(S,)``.
+    """
+
+    def __call__(self, mdp: TabularMDP, pi: Array, V: Array) -> Array: ...
+
+
+@reference("bellman_expectation_operator", BellmanExpectationOperator)
 def bellman_expectation_operator(mdp: TabularMDP, pi: Array, V: Array) -> Array:
     r""":math:`(T^\pi V)(s) = \sum_a \pi(a|s)[r(s,a) + \gamma \sum_{s'}P(s'|s,a)V(s')]`."""
     return np.einsum("sa,sa->s", pi, mdp.R + mdp.gamma * mdp.P @ V)
@@ -307,7 +375,21 @@ def _logsumexp(x: Array, axis: int) -> Array:
     return (m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))).squeeze(axis)
 
 
-@reference("soft_bellman_operator")
+class SoftBellmanOperator(Protocol):
+    r"""Soft Bellman operator with temperature :math:`\lambda > 0`.
+
+    :math:`(T_\lambda V)(s) = \lambda\log\sum_a\exp\{(r(s,a)+\gamma\sum_{s'}P(s'|s,a)V(s'))/\lambda\}`.
+
+    Returns
+    -------
+    Array
+        :math:`T_\lambda V`, shape ``(S,)``.
+    """
+
+    def __call__(self, mdp: TabularMDP, V: Array, lam: float) -> Array: ...
+
+
+@reference("soft_bellman_operator", SoftBellmanOperator)
 def soft_bellman_operator(mdp: TabularMDP, V: Array, lam: float) -> Array:
     r"""Entropy-regularised (soft) Bellman operator, temperature :math:`\lambda > 0`:
     :math:`(T_\lambda V)(s) = \lambda \log\sum_a \exp\{(r(s,a)+\gamma\sum_{s'}P(s'|s,a)V(s'))/\lambda\}`.
@@ -344,7 +426,19 @@ def _iterate_to_tolerance(op, V0: Array, gamma: float, tol: float, max_iter: int
     raise RuntimeError(f"no convergence to {tol:g} in {max_iter} iterations (last bound {bound:.3g})")
 
 
-@reference("value_iteration")
+class ValueIteration(Protocol):
+    """Optimal values :math:`V^* = TV^*` by value iteration :math:`V_{k+1} = TV_k` to sup-norm error ``tol``.
+
+    Returns
+    -------
+    ControlResult
+        ``V`` ``(S,)``, a greedy ``policy`` ``(S, A)``, ``iterations`` and the certified ``residual``.
+    """
+
+    def __call__(self, mdp: TabularMDP, tol: float = 1e-10, max_iter: int = 100_000) -> ControlResult: ...
+
+
+@reference("value_iteration", ValueIteration)
 def value_iteration(mdp: TabularMDP, tol: float = 1e-10, max_iter: int = 100_000) -> ControlResult:
     r"""Value iteration :math:`V_{k+1} = T V_k` to a certified sup-norm error ``tol``."""
     V, k, res = _iterate_to_tolerance(
@@ -356,7 +450,19 @@ def value_iteration(mdp: TabularMDP, tol: float = 1e-10, max_iter: int = 100_000
     return ControlResult(V=V, policy=pi, iterations=k, residual=res)
 
 
-@reference("policy_iteration")
+class PolicyIteration(Protocol):
+    """Optimal values and a deterministic optimal policy by Howard's policy iteration (exact evaluation).
+
+    Returns
+    -------
+    ControlResult
+        ``V`` ``(S,)`` :math:`= V^*`, ``policy`` ``(S, A)`` (one-hot rows), ``iterations`` and ``residual``.
+    """
+
+    def __call__(self, mdp: TabularMDP, max_iter: int = 10_000) -> ControlResult: ...
+
+
+@reference("policy_iteration", PolicyIteration)
 def policy_iteration(mdp: TabularMDP, max_iter: int = 10_000) -> ControlResult:
     """Howard's policy iteration: exact evaluation, greedy improvement, stop when stable."""
     S = mdp.n_states
@@ -376,7 +482,21 @@ def policy_iteration(mdp: TabularMDP, max_iter: int = 10_000) -> ControlResult:
     raise RuntimeError(f"policy iteration did not stabilise in {max_iter} iterations")
 
 
-@reference("soft_value_iteration")
+class SoftValueIteration(Protocol):
+    r"""Entropy-regularised optimum :math:`V^*_\lambda = T_\lambda V^*_\lambda` by soft value iteration (error ``tol``).
+
+    The policy is :math:`\pi^*_\lambda(a|s) = \exp\{(Q^*_\lambda(s,a) - V^*_\lambda(s))/\lambda\}`.
+
+    Returns
+    -------
+    ControlResult
+        ``V`` ``(S,)``, ``policy`` :math:`\pi^*_\lambda` ``(S, A)``, ``iterations`` and ``residual``.
+    """
+
+    def __call__(self, mdp: TabularMDP, lam: float, tol: float = 1e-10, max_iter: int = 1_000_000) -> ControlResult: ...
+
+
+@reference("soft_value_iteration", SoftValueIteration)
 def soft_value_iteration(
     mdp: TabularMDP, lam: float, tol: float = 1e-10, max_iter: int = 1_000_000
 ) -> ControlResult:
@@ -392,7 +512,22 @@ def soft_value_iteration(
     return ControlResult(V=V, policy=softmax_policy(Q, lam), iterations=k, residual=res)
 
 
-@reference("entropy_regularised_evaluation")
+class EntropyRegularisedEvaluation(Protocol):
+    r"""Entropy-regularised policy evaluation (Mei et al. 2020, eq. (10)-(12)).
+
+    :math:`\tilde V^\pi = (I-\gamma P_\pi)^{-1}\sum_a\pi(a|s)[r(s,a) - \lambda\log\pi(a|s)]`,
+    :math:`\tilde Q^\pi = R + \gamma P\tilde V^\pi`.
+
+    Returns
+    -------
+    PolicyValues
+        ``V`` :math:`\tilde V^\pi` ``(S,)`` and ``Q`` :math:`\tilde Q^\pi` ``(S, A)``.
+    """
+
+    def __call__(self, mdp: TabularMDP, pi: Array, lam: float) -> PolicyValues: ...
+
+
+@reference("entropy_regularised_evaluation", EntropyRegularisedEvaluation)
 def entropy_regularised_evaluation(mdp: TabularMDP, pi: Array, lam: float) -> PolicyValues:
     r"""Exact entropy-regularised values of ``pi``:
     :math:`\tilde V^\pi = (I-\gamma P_\pi)^{-1}\sum_a\pi(a|s)[r(s,a) - \lambda\log\pi(a|s)]`,
@@ -406,7 +541,22 @@ def entropy_regularised_evaluation(mdp: TabularMDP, pi: Array, lam: float) -> Po
     return PolicyValues(V=V, Q=mdp.R + mdp.gamma * mdp.P @ V)
 
 
-@reference("entropy_regularised_gradient")
+class EntropyRegularisedGradient(Protocol):
+    r"""Softmax gradient of the entropy-regularised value (Mei et al. 2020, Lemma 10).
+
+    :math:`\partial\tilde V/\partial\theta(s,a) = \tfrac{1}{\tau(1-\gamma)}d_\mu^\pi(s)\pi(a|s)\tilde A(s,a)`,
+    :math:`\tilde A(s,a) = \tilde Q(s,a) - \lambda\log\pi(a|s) - \tilde V(s)`.
+
+    Returns
+    -------
+    Array
+        Shape ``(S, A)`` (the shape of ``theta``).
+    """
+
+    def __call__(self, mdp: TabularMDP, theta: Array, lam: float, tau: float = 1.0) -> Array: ...
+
+
+@reference("entropy_regularised_gradient", EntropyRegularisedGradient)
 def entropy_regularised_gradient(mdp: TabularMDP, theta: Array, lam: float, tau: float = 1.0) -> Array:
     r"""Exact softmax gradient of the entropy-regularised value (Mei et al. 2020, Lemma 10):
     :math:`\partial\tilde V/\partial\theta(s,a) = \tfrac{1}{\tau(1-\gamma)}d_\mu^\pi(s)\pi(a|s)\tilde A(s,a)`,
@@ -452,7 +602,27 @@ def value_torch(
     return mu @ V
 
 
-@reference("value_hessian")
+class ValueHessian(Protocol):
+    r"""Hessian :math:`\nabla^2 V^{\pi_\theta}(\mu)` in the flattened policy parameters.
+
+    Returns
+    -------
+    Array
+        Shape ``(S*A, S*A)``, symmetric, float64.
+    """
+
+    def __call__(
+        self,
+        mdp: TabularMDP,
+        params: Array,
+        *,
+        parameterisation: Literal["direct", "softmax"] = "softmax",
+        tau: float = 1.0,
+        lam: float = 0.0,
+    ) -> Array: ...
+
+
+@reference("value_hessian", ValueHessian)
 def value_hessian(
     mdp: TabularMDP,
     params: Array,
@@ -474,7 +644,28 @@ def value_hessian(
     return H.detach().numpy()
 
 
-@reference("value_hvp")
+class ValueHvp(Protocol):
+    r"""Hessian-vector product :math:`\nabla^2 V^{\pi_\theta}(\mu)\, v` without forming the Hessian.
+
+    Returns
+    -------
+    Array
+        Shape of ``params`` (``(S, A)``), float64.
+    """
+
+    def __call__(
+        self,
+        mdp: TabularMDP,
+        params: Array,
+        v: Array,
+        *,
+        parameterisation: Literal["direct", "softmax"] = "softmax",
+        tau: float = 1.0,
+        lam: float = 0.0,
+    ) -> Array: ...
+
+
+@reference("value_hvp", ValueHvp)
 def value_hvp(
     mdp: TabularMDP,
     params: Array,
@@ -498,7 +689,21 @@ def value_hvp(
 # ---------------------------------------------------------------------------
 
 
-@reference("simplex_projection")
+class SimplexProjection(Protocol):
+    r"""Euclidean projection onto the probability simplex, :math:`\Pi_\Delta(y) = \arg\min_{x\in\Delta}\|x-y\|_2`.
+
+    Applied independently along the last axis of ``y``.
+
+    Returns
+    -------
+    Array
+        Shape of ``y``; every row non-negative and summing to one.
+    """
+
+    def __call__(self, y: Array) -> Array: ...
+
+
+@reference("simplex_projection", SimplexProjection)
 def project_simplex(y: Array) -> Array:
     r"""Exact Euclidean projection of each row of ``y`` onto the probability simplex.
 

@@ -7,7 +7,7 @@ state-action distributions :math:`\Xi` of (3.4) are enumerated, the induced chai
 on :math:`(\mu, h)` is built as a sparse matrix, and values / Q-functions are obtained
 by sparse LU solves (never truncated sums).
 
-Representation (see ``docs/mean_field_marl.md``):
+Representation (see ``theorems/mean_field_marl/README.md``):
 
 * an empirical state distribution :math:`\mu` is stored by its **counts**
   :math:`N\mu(s)` (integer vector summing to ``N``);
@@ -27,6 +27,7 @@ import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,7 +35,7 @@ import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import shortest_path
 from scipy.special import gammaln, xlogy
 
-from solvers.registry import reference
+from convcheck.solvers.registry import reference
 
 __all__ = [
     "ConfigSpace",
@@ -857,7 +858,19 @@ def _multinomial_logpmf(counts: np.ndarray, p: np.ndarray) -> np.ndarray:
     return gammaln(n + 1) - gammaln(counts + 1).sum(-1) + xlogy(counts, p).sum(-1)
 
 
-@reference("team_policy")
+class TeamPolicyProtocol(Protocol):
+    r"""Team policy induced by an individual policy, eq. (3.1)-(3.2): the multinomial law :math:`\Pi_s(h(s)\mid\mu(s))`.
+
+    Returns
+    -------
+    TeamPolicy
+        ``probs`` of shape ``(S, n_loc)`` over ``space.loc_counts``, summing to one per (s, total count).
+    """
+
+    def __call__(self, pi: IndividualPolicy, space: ConfigSpace) -> TeamPolicy: ...
+
+
+@reference("team_policy", TeamPolicyProtocol)
 def team_policy(pi: IndividualPolicy, space: ConfigSpace) -> TeamPolicy:
     r"""Team policy induced by an individual policy, eq. (3.1)-(3.2).
 
@@ -876,7 +889,21 @@ def team_policy(pi: IndividualPolicy, space: ConfigSpace) -> TeamPolicy:
     return TeamPolicy(np.exp(logp), space)
 
 
-@reference("policy_recovery")
+class PolicyRecovery(Protocol):
+    r"""Individual policy recovered from a team policy (Section 3.1, after (3.2)).
+
+    :math:`\pi(s,\mu(s))(a) = \Pi_s(\delta_a \mid \mu(s))^{1/(N\mu(s))}`.
+
+    Returns
+    -------
+    IndividualPolicy
+        ``probs`` of shape ``(S, N+1, A)``; row ``c = 0`` is uniform.
+    """
+
+    def __call__(self, team: TeamPolicy) -> IndividualPolicy: ...
+
+
+@reference("policy_recovery", PolicyRecovery)
 def individual_from_team(team: TeamPolicy) -> IndividualPolicy:
     r"""Recover :math:`\pi` from :math:`\Pi` (Section 3.1, after (3.2)).
 
@@ -954,7 +981,19 @@ def _agents_of(xi_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return group // A, group % A
 
 
-@reference("mean_field_transition")
+class MeanFieldTransition(Protocol):
+    r"""Induced transition :math:`P^N(\mu'\mid\mu,h)` of (3.5) on configurations :math:`\zeta = (\mu, h) \in \Xi`.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(n_xi, n_mu)``, row-stochastic.
+    """
+
+    def __call__(self, system: MeanFieldSystem, chunk: int = 4096) -> sp.csr_matrix: ...
+
+
+@reference("mean_field_transition", MeanFieldTransition)
 def mean_field_transition(system: MeanFieldSystem, chunk: int = 4096) -> sp.csr_matrix:
     r"""Induced transition :math:`P^N(\mu'\mid\mu,h)` of (3.5) as a sparse (n_xi, n_mu) matrix.
 
@@ -978,7 +1017,19 @@ def mean_field_transition(system: MeanFieldSystem, chunk: int = 4096) -> sp.csr_
     return out
 
 
-@reference("team_rewards")
+class TeamRewards(Protocol):
+    r"""Localised team rewards :math:`r_s(\mu, h)` (3.6) for every :math:`\zeta\in\Xi` (``weighted``: reading (A.3)).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_xi, S)``.
+    """
+
+    def __call__(self, system: MeanFieldSystem, weighted: bool = True) -> np.ndarray: ...
+
+
+@reference("team_rewards", TeamRewards)
 def team_rewards(system: MeanFieldSystem, weighted: bool = True) -> np.ndarray:
     r"""Localised team rewards (3.6) for every :math:`\zeta\in\Xi`, shape (n_xi, S).
 
@@ -1029,7 +1080,25 @@ def _solve(A: sp.spmatrix, B: np.ndarray) -> np.ndarray:
     return lu.solve(np.asarray(B, dtype=np.float64))
 
 
-@reference("team_q")
+class TeamQProtocol(Protocol):
+    r"""Exact team Q-functions :math:`Q^\Pi_s` (3.11) and values :math:`\tilde V^\Pi_s` (3.9), fixed point of (3.13).
+
+    Returns
+    -------
+    TeamQ
+        ``q_s`` of shape ``(n_xi, S)`` and ``v_s`` of shape ``(n_mu, S)``.
+    """
+
+    def __call__(
+        self,
+        system: MeanFieldSystem,
+        team: TeamPolicy,
+        weighted: bool = True,
+        transition: sp.csr_matrix | None = None,
+    ) -> TeamQ: ...
+
+
+@reference("team_q", TeamQProtocol)
 def team_q(system: MeanFieldSystem, team: TeamPolicy, weighted: bool = True,
            transition: sp.csr_matrix | None = None) -> TeamQ:
     r"""Exact team Q-functions :math:`Q^\Pi_s` (3.11) and values :math:`\tilde V^\Pi_s` (3.9).
@@ -1108,7 +1177,28 @@ def agent_level_q(system: MeanFieldSystem, pi: IndividualPolicy) -> tuple[np.nda
     return ps, pa, Q
 
 
-@reference("team_bellman_operator")
+class TeamBellmanOperator(Protocol):
+    r"""Team Bellman operator (3.13), :math:`T^\Pi_s Q(\mu,h)=r_s(\mu,h)+\gamma\,\mathbb E_{\mu',h'}Q(\mu',h')`.
+
+    Applied column-wise to ``q`` of shape ``(n_xi,)`` or ``(n_xi, S)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of ``q``.
+    """
+
+    def __call__(
+        self,
+        system: MeanFieldSystem,
+        team: TeamPolicy,
+        q: np.ndarray,
+        weighted: bool = True,
+        transition: sp.csr_matrix | None = None,
+    ) -> np.ndarray: ...
+
+
+@reference("team_bellman_operator", TeamBellmanOperator)
 def team_bellman_operator(system: MeanFieldSystem, team: TeamPolicy, q: np.ndarray,
                           weighted: bool = True,
                           transition: sp.csr_matrix | None = None) -> np.ndarray:
@@ -1133,7 +1223,27 @@ def _group_max(values: np.ndarray, space: ConfigSpace) -> tuple[np.ndarray, np.n
     return values[arg], arg
 
 
-@reference("bellman_optimality_operator")
+class BellmanOptimalityOperator(Protocol):
+    r"""Bellman optimality operator of (3.12) on :math:`\Xi`.
+
+    :math:`TQ(\mu,h)=\sum_s r_s(\mu,h)+\gamma\,\mathbb E_{\mu_1}\sup_{h'\in H^N(\mu_1)}Q(\mu_1,h')`.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`TQ`, shape ``(n_xi,)``.
+    """
+
+    def __call__(
+        self,
+        system: MeanFieldSystem,
+        q: np.ndarray,
+        weighted: bool = True,
+        transition: sp.csr_matrix | None = None,
+    ) -> np.ndarray: ...
+
+
+@reference("bellman_optimality_operator", BellmanOptimalityOperator)
 def bellman_optimality_operator(system: MeanFieldSystem, q: np.ndarray, weighted: bool = True,
                                 transition: sp.csr_matrix | None = None) -> np.ndarray:
     r"""Bellman operator of (3.12) on :math:`\Xi`:
@@ -1145,7 +1255,25 @@ def bellman_optimality_operator(system: MeanFieldSystem, q: np.ndarray, weighted
     return R + system.gamma * (PN @ vmax)
 
 
-@reference("optimal_team_q")
+class OptimalTeamQ(Protocol):
+    r"""Fixed point :math:`Q^*` of the Bellman optimality equation (3.12) on :math:`\Xi`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_xi,)``.
+    """
+
+    def __call__(
+        self,
+        system: MeanFieldSystem,
+        weighted: bool = True,
+        transition: sp.csr_matrix | None = None,
+        max_iter: int = 1000,
+    ) -> np.ndarray: ...
+
+
+@reference("optimal_team_q", OptimalTeamQ)
 def optimal_team_q(system: MeanFieldSystem, weighted: bool = True,
                    transition: sp.csr_matrix | None = None, max_iter: int = 1000) -> np.ndarray:
     r"""Fixed point of (3.12) by exact policy iteration (each evaluation a linear solve).
@@ -1181,7 +1309,28 @@ def _local_keys(space: ConfigSpace, graph: StateGraph, s: int, k: int) -> np.nda
     return space.xi_counts[:, nb, :].reshape(space.n_xi, -1)
 
 
-@reference("local_q")
+class LocalQ(Protocol):
+    r"""Localised Q-function :math:`\hat Q_s(\mu(N_s^k),h(N_s^k))` (Section 3.3), a weighted average of :math:`Q_s`.
+
+    ``q_s`` is ``(n_xi,)``; ``weights`` ``(n_xi,)`` (uniform if None).
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\hat Q_s(\zeta^k_s)` at every :math:`\zeta\in\Xi`, shape ``(n_xi,)``.
+    """
+
+    def __call__(
+        self,
+        system: MeanFieldSystem,
+        q_s: np.ndarray,
+        s: int,
+        k: int,
+        weights: np.ndarray | None = None,
+    ) -> np.ndarray: ...
+
+
+@reference("local_q", LocalQ)
 def local_q(system: MeanFieldSystem, q_s: np.ndarray, s: int, k: int,
             weights: np.ndarray | None = None) -> np.ndarray:
     r"""Localised Q-function (Local Q-function, Section 3.3), as its natural extension on Ξ.
@@ -1281,7 +1430,27 @@ def chain_on_mu(system: MeanFieldSystem, team: TeamPolicy,
     return (_policy_matrix(team) @ PN).tocsr()
 
 
-@reference("visitation_measure")
+class VisitationMeasure(Protocol):
+    r"""State-action visitation measure (4.2), :math:`\sigma_\theta=(1-\gamma)\sum_t\gamma^t\Pr(\mu_t=\mu,h_t=h)`.
+
+    With :math:`\mu_0\sim P_0` (``p0`` of shape ``(n_mu,)``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_xi,)``, summing to one.
+    """
+
+    def __call__(
+        self,
+        system: MeanFieldSystem,
+        team: TeamPolicy,
+        p0: np.ndarray,
+        transition: sp.csr_matrix | None = None,
+    ) -> np.ndarray: ...
+
+
+@reference("visitation_measure", VisitationMeasure)
 def visitation_measure(system: MeanFieldSystem, team: TeamPolicy, p0: np.ndarray,
                        transition: sp.csr_matrix | None = None) -> np.ndarray:
     r"""State-action visitation measure (4.2) on Ξ, by one linear solve:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from solvers import mean_field as mf
-from solvers.registry import reference
+from convcheck.solvers import mean_field as mf
+from convcheck.solvers.registry import reference
 
 __all__ = [
     "ActorResult",
@@ -95,7 +96,21 @@ def init_net(n_teams: int, width: int, dims: list[int] | np.ndarray, seed: int,
     return NeuralNet(W.to(device), b.to(device))
 
 
-@reference("two_layer_relu")
+class TwoLayerRelu(Protocol):
+    r"""Two-layer ReLU network (4.3), :math:`f(x;W)=M^{-1/2}\sum_m b_m\,\mathrm{ReLU}(x\cdot[W]_m)`, batched over teams.
+
+    ``x`` ``(..., S, n, d)``, ``W`` ``(..., S, M, d)``, ``b`` ``(S, M)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(..., S, n)``.
+    """
+
+    def __call__(self, x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor: ...
+
+
+@reference("two_layer_relu", TwoLayerRelu)
 def two_layer_relu(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     r"""Two-layer ReLU network (4.3), batched over teams.
 
@@ -133,7 +148,19 @@ def _group_softmax(logits: torch.Tensor, groups: torch.Tensor, n_groups: int) ->
     return e / z[:, groups]
 
 
-@reference("energy_team_policy")
+class EnergyTeamPolicy(Protocol):
+    r"""Energy-based team policy (4.4), :math:`\Pi^{\theta_s}_s(h(s)\mid\mu(s))\propto\exp[\tau f(\zeta_s;\theta_s)]`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``probs`` ``(S, n_loc)`` in the layout of ``TeamPolicy``, differentiable in ``net.W``.
+    """
+
+    def __call__(self, net: NeuralNet, space: mf.ConfigSpace, tau: float) -> torch.Tensor: ...
+
+
+@reference("energy_team_policy", EnergyTeamPolicy)
 def energy_team_policy(net: NeuralNet, space: mf.ConfigSpace, tau: float) -> torch.Tensor:
     r"""Energy-based team policy (4.4), differentiable in ``net.W``:
 
@@ -159,7 +186,22 @@ def to_team_policy(probs: torch.Tensor, space: mf.ConfigSpace) -> mf.TeamPolicy:
     return mf.TeamPolicy(probs.detach().cpu().numpy().astype(np.float64), space)
 
 
-@reference("centered_feature")
+class CenteredFeature(Protocol):
+    r"""Centred feature (4.7) for every :math:`\zeta\in\Xi` and team :math:`s`.
+
+    :math:`\Phi(\theta,s,\mu,h)=\phi_{\theta_s}(\mu(s),h(s))
+    -\mathbb E_{h'(s)\sim\Pi^{\theta_s}_s(\cdot\mid\mu(s))}\phi_{\theta_s}(\mu(s),h'(s))`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_xi, S, M, 1+|A|)``.
+    """
+
+    def __call__(self, net: NeuralNet, space: mf.ConfigSpace, tau: float) -> np.ndarray: ...
+
+
+@reference("centered_feature", CenteredFeature)
 def centered_feature(net: NeuralNet, space: mf.ConfigSpace, tau: float) -> np.ndarray:
     r"""Centred feature (4.7) for every ζ ∈ Ξ and team s:
 
@@ -249,7 +291,35 @@ class CriticResult:
     values: np.ndarray = field(repr=False)  # (K, S, n_xi): Q_s(zeta^k_s; omega_bar)
 
 
-@reference("neural_td_critic")
+class NeuralTdCritic(Protocol):
+    r"""Algorithm 1 (LTDE neural TD), updates (4.11)-(4.13), for all teams and ``K`` replicas in parallel.
+
+    ``X`` ``(S, n_xi, d)``, ``rewards`` ``(n_xi, S)``, ``xi_now`` and ``xi_next`` ``(K, T-1)`` sample indices.
+
+    Returns
+    -------
+    CriticResult
+        ``omega_bar`` :math:`\bar\omega` ``(K, S, M, d)``, signs ``b`` and ``values`` ``(K, S, n_xi)``.
+    """
+
+    def __call__(
+        self,
+        X: np.ndarray,
+        rewards: np.ndarray,
+        dims: list[int],
+        xi_now: np.ndarray,
+        xi_next: np.ndarray,
+        gamma: float,
+        width: int,
+        radius: float,
+        lr: float | None = None,
+        seed: int = 0,
+        device: str = "cpu",
+        num_threads: int | None = 1,
+    ) -> CriticResult: ...
+
+
+@reference("neural_td_critic", NeuralTdCritic)
 def neural_td_critic(
     X: np.ndarray,
     rewards: np.ndarray,
@@ -367,7 +437,38 @@ class ActorResult:
     thetas: torch.Tensor | None = None
 
 
-@reference("neural_actor_critic")
+class NeuralActorCritic(Protocol):
+    r"""Algorithm 2 (LTDE-Neural-AC) with the critic of Algorithm 1 and local gradient (4.14).
+
+    Returns
+    -------
+    ActorResult
+        Exact returns :math:`J(\theta(t))` ``(T_actor+1,)``, final ``theta``, ``critic_errors``, ``theta0``, ``b``.
+    """
+
+    def __call__(
+        self,
+        system: mf.MeanFieldSystem,
+        p0: np.ndarray,
+        *,
+        k: int,
+        width: int,
+        radius: float,
+        tau: float,
+        t_actor: int,
+        t_critic: int,
+        batch: int | None,
+        lr_actor: float | None = None,
+        critic_radius: float | None = None,
+        seed: int = 0,
+        sigma_sampling: str = "exact",
+        critic: str = "neural",
+        device: str = "cpu",
+        keep_trajectory: bool = False,
+    ) -> ActorResult: ...
+
+
+@reference("neural_actor_critic", NeuralActorCritic)
 def ltde_neural_ac(
     system: mf.MeanFieldSystem,
     p0: np.ndarray,

@@ -42,9 +42,8 @@ def reference(family: str, protocol: type | None = None) -> Callable[[F], F]:
 
 def load_all() -> dict[str, Callable[..., Any]]:
     """Import every ``solvers`` submodule so that all reference solvers are registered."""
-    import solvers
-
+    from convcheck import solvers
     for info in pkgutil.iter_modules(solvers.__path__):
         if not info.name.startswith("_"):
-            importlib.import_module(f"solvers.{info.name}")
+            importlib.import_module(f"{solvers.__name__}.{info.name}")
     return REFERENCE

@@ -28,13 +28,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linprog
 
-from solvers.registry import reference
+from convcheck.solvers.registry import reference
 
 Array = NDArray[np.float64]
 Commitment = Literal["mixed", "pure"]
@@ -205,7 +205,25 @@ def _lp_two_actions(c: Array, Aub: Array) -> tuple[bool, Array]:
     return True, np.array([t, 1.0 - t])
 
 
-@reference("stage_stackelberg")
+class StageStackelberg(Protocol):
+    """Strong Stackelberg equilibrium of one stage game ``U`` ``(n, A_0, ..., A_{n-1})`` by the multiple-LP method.
+
+    Returns
+    -------
+    StageEquilibrium
+        ``leader_strategy`` ``(A_0,)``, pure ``follower_actions`` and ``values`` ``(n,)``.
+    """
+
+    def __call__(
+        self,
+        U: Array,
+        commitment: Commitment = "mixed",
+        method: Method = "auto",
+        tol: float = 1e-9,
+    ) -> StageEquilibrium: ...
+
+
+@reference("stage_stackelberg", StageStackelberg)
 def stage_stackelberg(U: Array, commitment: Commitment = "mixed", method: Method = "auto",
                       tol: float = 1e-9) -> StageEquilibrium:
     r"""Strong Stackelberg equilibrium of a stage game by the multiple-LP method.
@@ -345,7 +363,29 @@ def stackelberg_bellman(game: StochasticGame, Q: Array, commitment: Commitment =
     return game.R + game.gamma * np.einsum("...t,jt->j...", game.P, V)
 
 
-@reference("stackelberg_sample_operator")
+class StackelbergSampleOperator(Protocol):
+    r"""Sampled Stackelberg operator (34): :math:`P_tQ^j(s,\mathbf a) = r^j(s,\mathbf a)(t) + \gamma\,\pi_*(s')Q^j(s')`.
+
+    ``s_next`` ``(S, A_0, ..., A_{n-1})`` holds one sampled successor per pair.
+
+    Returns
+    -------
+    Array
+        Shape of ``Q``, ``(n, S, A_0, ..., A_{n-1})``.
+    """
+
+    def __call__(
+        self,
+        game: StochasticGame,
+        Q: Array,
+        s_next: NDArray[np.int64],
+        rewards: Array | None = None,
+        commitment: Commitment = "mixed",
+        method: Method = "auto",
+    ) -> Array: ...
+
+
+@reference("stackelberg_sample_operator", StackelbergSampleOperator)
 def stackelberg_sample_operator(game: StochasticGame, Q: Array, s_next: NDArray[np.int64],
                                 rewards: Array | None = None, commitment: Commitment = "mixed",
                                 method: Method = "auto") -> Array:
@@ -421,7 +461,26 @@ def evaluate_stationary_profile(game: StochasticGame,
     return Q, V
 
 
-@reference("stackelberg_value_iteration")
+class StackelbergValueIteration(Protocol):
+    """Fixed point :math:`Q_*` of :math:`Q = E[P_tQ]` (Lemmas 2-3) by iteration, polished by an exact linear solve.
+
+    Returns
+    -------
+    StackelbergVIResult
+        ``Q`` ``(n, S, *A)``, ``V`` ``(n, S)``, per-state ``equilibria``, ``residual``, ``converged``, ``history``.
+    """
+
+    def __call__(
+        self,
+        game: StochasticGame,
+        tol: float = 1e-10,
+        max_iter: int = 10_000,
+        commitment: Commitment = "mixed",
+        method: Method = "auto",
+    ) -> StackelbergVIResult: ...
+
+
+@reference("stackelberg_value_iteration", StackelbergValueIteration)
 def stackelberg_value_iteration(game: StochasticGame, tol: float = 1e-10,
                                 max_iter: int = 10_000, commitment: Commitment = "mixed",
                                 method: Method = "auto") -> StackelbergVIResult:
@@ -535,7 +594,33 @@ class STQResult:
     max_step: float
 
 
-@reference("st_q_learning")
+class StQLearning(Protocol):
+    r"""Tabular ST-Q, update (38) along one trajectory, with :math:`\epsilon`-greedy exploration (Assumption 1).
+
+    Returns
+    -------
+    STQResult
+        Final ``Q`` ``(n, S, *A)``, ``errors`` at ``record_steps`` (empty without ``Q_star``), ``visits``, ``max_step``.
+    """
+
+    def __call__(
+        self,
+        game: StochasticGame,
+        n_steps: int,
+        seed: int,
+        epsilon: float = 0.2,
+        schedule: StepSchedule | None = None,
+        Q0: Array | None = None,
+        Q_star: Array | None = None,
+        n_records: int = 50,
+        s0: int = 0,
+        reward_noise: float = 0.0,
+        commitment: Commitment = "mixed",
+        method: Method = "auto",
+    ) -> STQResult: ...
+
+
+@reference("st_q_learning", StQLearning)
 def st_q_learning(game: StochasticGame, n_steps: int, seed: int, epsilon: float = 0.2,
                   schedule: StepSchedule | None = None, Q0: Array | None = None,
                   Q_star: Array | None = None, n_records: int = 50, s0: int = 0,
@@ -598,7 +683,29 @@ def st_q_learning(game: StochasticGame, n_steps: int, seed: int, epsilon: float 
                      visits, max_step)
 
 
-@reference("synchronous_st_q")
+class SynchronousStQ(Protocol):
+    r"""Synchronous ST-Q (33), :math:`Q^{t+1} = (1-\alpha^t)Q^t + \alpha^tP_tQ^t` with the sampled operator (34).
+
+    Returns
+    -------
+    tuple[Array, Array]
+        Final ``Q`` ``(n, S, *A)`` and the errors :math:`\|Q^t-Q_*\|` per step (empty without ``Q_star``).
+    """
+
+    def __call__(
+        self,
+        game: StochasticGame,
+        n_steps: int,
+        seed: int,
+        schedule: StepSchedule | None = None,
+        Q0: Array | None = None,
+        Q_star: Array | None = None,
+        commitment: Commitment = "mixed",
+        method: Method = "auto",
+    ) -> tuple[Array, Array]: ...
+
+
+@reference("synchronous_st_q", SynchronousStQ)
 def synchronous_st_q(game: StochasticGame, n_steps: int, seed: int,
                      schedule: StepSchedule | None = None, Q0: Array | None = None,
                      Q_star: Array | None = None, commitment: Commitment = "mixed",

@@ -30,19 +30,19 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
 
-from solvers.mdp import (
+from convcheck.solvers.mdp import (
     TabularMDP,
     entropy_regularised_evaluation,
     entropy_regularised_gradient,
     soft_value_iteration,
     softmax_policy,
 )
-from solvers.registry import reference
+from convcheck.solvers.registry import reference
 
 Array = np.ndarray
 Dist = Literal["rho", "mu"]
@@ -284,7 +284,19 @@ def _as_params(game: StochasticStackelbergGame, theta: Array, player: int) -> Ar
     return t
 
 
-@reference("averaged_mdp")
+class AveragedMdp(Protocol):
+    r"""Follower's averaged MDP, eqs. (13)-(14): rewards and transitions averaged over :math:`\pi_{\theta_1}(a_1|s)`.
+
+    Returns
+    -------
+    TabularMDP
+        ``P`` ``(S, A2, S)``, ``R`` ``(S, A2)``, ``gamma`` and initial distribution ``dist``.
+    """
+
+    def __call__(self, game: StochasticStackelbergGame, theta1: Array, dist: Dist | Array = "mu") -> TabularMDP: ...
+
+
+@reference("averaged_mdp", AveragedMdp)
 def averaged_mdp(
     game: StochasticStackelbergGame, theta1: Array, dist: Dist | Array = "mu"
 ) -> TabularMDP:
@@ -327,7 +339,25 @@ class GameValues:
     V2: float
 
 
-@reference("game_values")
+class GameValuesProtocol(Protocol):
+    r"""Exact values :math:`\bar V_1` (1), :math:`\bar V_2^\lambda` (3) and their averages (5)-(6) under ``dist``.
+
+    Returns
+    -------
+    GameValues
+        ``V1_states`` and ``V2_states`` ``(S,)``, ``V1`` and ``V2`` floats.
+    """
+
+    def __call__(
+        self,
+        game: StochasticStackelbergGame,
+        theta1: Array,
+        theta2: Array,
+        dist: Dist | Array = "rho",
+    ) -> GameValues: ...
+
+
+@reference("game_values", GameValuesProtocol)
 def game_values(
     game: StochasticStackelbergGame, theta1: Array, theta2: Array, dist: Dist | Array = "rho"
 ) -> GameValues:
@@ -386,7 +416,25 @@ def _mdp_soft_gradient(P: Array, R: Array, gamma: float, lam: float, d0: Array, 
     return grad, value, V
 
 
-@reference("follower_gradient")
+class FollowerGradient(Protocol):
+    r"""Follower gradient :math:`\nabla_{\theta_2}V_2^\lambda(\theta_1,\theta_2)(\mu)` of (9), in the averaged MDP.
+
+    Returns
+    -------
+    Array
+        Shape ``(S, A2)``.
+    """
+
+    def __call__(
+        self,
+        game: StochasticStackelbergGame,
+        theta1: Array,
+        theta2: Array,
+        dist: Dist | Array = "mu",
+    ) -> Array: ...
+
+
+@reference("follower_gradient", FollowerGradient)
 def follower_gradient(
     game: StochasticStackelbergGame, theta1: Array, theta2: Array, dist: Dist | Array = "mu"
 ) -> Array:
@@ -411,7 +459,26 @@ class BestResponse:
     iterations: int
 
 
-@reference("soft_best_response")
+class SoftBestResponse(Protocol):
+    r"""Follower best response :math:`B(\theta_1)` (Proposition 1.1), Remark-2 centred logits of :math:`Q^*/\lambda`.
+
+    Returns
+    -------
+    BestResponse
+        ``theta2`` ``(S, A2)``, ``policy`` ``(S, A2)``, soft values ``V`` ``(S,)``, ``residual``, ``iterations``.
+    """
+
+    def __call__(
+        self,
+        game: StochasticStackelbergGame,
+        theta1: Array,
+        *,
+        tol: float = 1e-13,
+        max_iter: int = 100000,
+    ) -> BestResponse: ...
+
+
+@reference("soft_best_response", SoftBestResponse)
 def soft_best_response(
     game: StochasticStackelbergGame, theta1: Array, *, tol: float = 1e-13, max_iter: int = 100000
 ) -> BestResponse:
@@ -500,7 +567,26 @@ class GameDerivatives:
     hess22_V1: Array
 
 
-@reference("game_derivatives")
+class GameDerivativesProtocol(Protocol):
+    r"""Exact first and second derivatives of :math:`V_1` and :math:`V_2^\lambda` used in (9), (17)-(19).
+
+    Returns
+    -------
+    GameDerivatives
+        Flat gradients ``(n1,)``/``(n2,)`` and Hessians ``(n2, n2)``, ``(n1, n2)``, ``(n1, n1)``, values ``V1``, ``V2``.
+    """
+
+    def __call__(
+        self,
+        game: StochasticStackelbergGame,
+        theta1: Array,
+        theta2: Array,
+        dist: Dist | Array = "mu",
+        device: str = "cpu",
+    ) -> GameDerivatives: ...
+
+
+@reference("game_derivatives", GameDerivativesProtocol)
 def game_derivatives(
     game: StochasticStackelbergGame,
     theta1: Array,
@@ -657,7 +743,29 @@ def _restricted_solve(H: Array, rhs: Array, A: int) -> Array:
     return Q @ np.linalg.solve(Hr, Q.T @ rhs)
 
 
-@reference("implicit_gradient")
+class ImplicitGradient(Protocol):
+    r"""Implicit derivative of the best response, eq. (17).
+
+    :math:`\nabla B(\theta_1) = -\nabla_{\theta_1,\theta_2}V_2^\lambda[\nabla^2_{\theta_2}V_2^\lambda]^{-1}`;
+    ``theta2=None`` means :math:`B(\theta_1)`; the inverse is taken on the Remark-2 subspace.
+
+    Returns
+    -------
+    Array
+        Shape ``(S*A1, S*A2)``, the transpose of the Jacobian of :math:`B`.
+    """
+
+    def __call__(
+        self,
+        game: StochasticStackelbergGame,
+        theta1: Array,
+        theta2: Array | None = None,
+        dist: Dist | Array = "mu",
+        backend: Literal["autograd", "complex_step"] = "complex_step",
+    ) -> Array: ...
+
+
+@reference("implicit_gradient", ImplicitGradient)
 def implicit_gradient(
     game: StochasticStackelbergGame,
     theta1: Array,
@@ -699,7 +807,29 @@ class TotalGradient:
     hess_min_singular: float
 
 
-@reference("stackelberg_total_gradient")
+class StackelbergTotalGradient(Protocol):
+    r"""Leader's total gradient, eq. (18) at :math:`\theta_2 = B(\theta_1)` (default) or (19) at given :math:`\theta_2`.
+
+    :math:`\nabla V_1 = \nabla_{\theta_1}V_1 - \nabla_{\theta_1,\theta_2}V_2^\lambda
+    [\nabla^2_{\theta_2}V_2^\lambda]^{-1}\nabla_{\theta_2}V_1`.
+
+    Returns
+    -------
+    TotalGradient
+        ``total``, ``direct`` and ``implicit`` of shape ``(S, A1)``, and ``hess_min_singular``.
+    """
+
+    def __call__(
+        self,
+        game: StochasticStackelbergGame,
+        theta1: Array,
+        theta2: Array | None = None,
+        dist: Dist | Array = "mu",
+        backend: Literal["autograd", "complex_step"] = "autograd",
+    ) -> TotalGradient: ...
+
+
+@reference("stackelberg_total_gradient", StackelbergTotalGradient)
 def stackelberg_total_gradient(
     game: StochasticStackelbergGame,
     theta1: Array,
@@ -856,7 +986,30 @@ class FollowerAscentTrace:
     step: float
 
 
-@reference("follower_gradient_ascent")
+class FollowerGradientAscent(Protocol):
+    r"""Follower gradient ascent (15), :math:`\bar\theta_2^{t+1}=\bar\theta_2^t+\beta\nabla\bar V_2^\lambda(\mu)`.
+
+    Batched over ``theta2_init`` ``(n_runs, S, A2)``; the sub-optimality (16) under :math:`\rho` is recorded.
+
+    Returns
+    -------
+    FollowerAscentTrace
+        ``iterations``, ``gaps`` ``(n_runs, T+1)`` (every ``stride``), ``final_theta`` and ``step``.
+    """
+
+    def __call__(
+        self,
+        game: StochasticStackelbergGame,
+        theta1: Array,
+        theta2_init: Array,
+        *,
+        steps: int,
+        step: float | None = None,
+        stride: int = 1,
+    ) -> FollowerAscentTrace: ...
+
+
+@reference("follower_gradient_ascent", FollowerGradientAscent)
 def follower_gradient_ascent(
     game: StochasticStackelbergGame,
     theta1: Array,
@@ -1010,7 +1163,31 @@ class TwoTimescaleTrace:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-@reference("stackelberg_policy_gradient")
+class StackelbergPolicyGradient(Protocol):
+    """Two-timescale Stackelberg policy gradient (8)-(9) with exact gradients and step schedules ``alpha``, ``beta``.
+
+    Returns
+    -------
+    TwoTimescaleTrace
+        Recorded ``theta1`` ``(n, S, A1)``, ``theta2`` ``(n, S, A2)`` and per-record diagnostics ``(n,)``.
+    """
+
+    def __call__(
+        self,
+        game: StochasticStackelbergGame,
+        theta1_init: Array,
+        theta2_init: Array,
+        alpha: PowerSchedule | Callable[[int], float],
+        beta: PowerSchedule | Callable[[int], float],
+        *,
+        steps: int,
+        record_every: int = 1,
+        leader_gradient: Literal["implicit", "individual"] = "implicit",
+        backend: Literal["autograd", "complex_step"] = "complex_step",
+    ) -> TwoTimescaleTrace: ...
+
+
+@reference("stackelberg_policy_gradient", StackelbergPolicyGradient)
 def two_timescale_policy_gradient(
     game: StochasticStackelbergGame,
     theta1_init: Array,

@@ -1,5 +1,9 @@
-"""The claim registry: one module per source paper; each claim cites paper and locator.
+"""The built-in papers: one folder per paper, found by convention (never listed).
 
-Modules are discovered automatically (:func:`verify.claims.load_registry`): a new paper is a
-new file here plus the solvers it needs.
+Each ``theorems/<key>/`` package creates its ``Paper`` in ``__init__.py`` and declares its
+claims in modules split by the paper's own sections; ``families.py`` holds its instance
+families, ``counterexamples/`` its pinned counterexamples, ``bench.py`` its benchmark cores
+and ``README.md`` its readings, findings and coverage.  :func:`convcheck.verify.claims.load_registry`
+imports every package here, then the papers of installed distributions (entry point group
+``convcheck.papers``), ``--papers`` modules, ``CONVCHECK_PAPERS`` and ``[tool.convcheck] papers``.
 """

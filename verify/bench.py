@@ -344,9 +344,63 @@ class Core:
     sizes_full: list[int]
     build: Callable[[int, Context], Case]
     size_label: str = "S"
+    module: str = ""
 
 
-def _torch_impls(name: str, make: Callable[[str], Callable[[], Any]], ctx: Context,
+# ---------------------------------------------------------------------------
+# Registry: papers register their cores and targets
+# ---------------------------------------------------------------------------
+
+#: core name -> Core, filled by ``@bench_core`` in the papers' ``bench`` modules
+CORES: dict[str, Core] = {}
+#: target functions ``(rows, add) -> None``, filled by ``@bench_targets``
+TARGETS: list[Callable[[list[dict[str, Any]], Callable[..., None]], None]] = []
+
+
+def bench_core(name: str, title: str, *, quick: list[int], full: list[int],
+               size_label: str = "S") -> Callable[[Callable[[int, Context], Case]], Callable[[int, Context], Case]]:
+    """Register the decorated case builder ``(size, ctx) -> Case`` as benchmark core ``name``.
+
+    ``quick`` are the sizes of ``convcheck bench --quick``, ``full`` those of a full run."""
+
+    def deco(build: Callable[[int, Context], Case]) -> Callable[[int, Context], Case]:
+        other = CORES.get(name)
+        if other is not None and other.module != build.__module__:
+            raise RuntimeError(f"benchmark core {name!r} registered twice: in {other.module} and {build.__module__}")
+        CORES[name] = Core(name, title, list(quick), list(full), build, size_label, build.__module__)
+        return build
+
+    return deco
+
+
+def bench_targets(fn: Callable[[list[dict[str, Any]], Callable[..., None]], None]
+                  ) -> Callable[[list[dict[str, Any]], Callable[..., None]], None]:
+    """Register ``fn(rows, add)``: it judges targets from rows and calls
+    ``add(id, text, measured, met)`` for each (``met`` None when not measured in this run)."""
+    if fn not in TARGETS:
+        TARGETS.append(fn)
+    return fn
+
+
+def load_cores() -> dict[str, Core]:
+    """Import the ``bench`` module of every discovered paper package (by convention)."""
+    import importlib.util
+
+    from convcheck.verify.claims import SOURCES, load_registry
+
+    load_registry()
+    for mod in list(SOURCES):
+        name = f"{mod}.bench"
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None:
+            importlib.import_module(name)
+    return CORES
+
+
+def torch_impls(name: str, make: Callable[[str], Callable[[], Any]], ctx: Context,
                  describe: Callable[[Any], dict[str, Any]] | None = None,
                  role: str = "implementation") -> list[Impl]:
     out = []
@@ -363,506 +417,8 @@ def _torch_impls(name: str, make: Callable[[str], Callable[[], Any]], ctx: Conte
     return out
 
 
-def _lu_work(S: float) -> dict[str, Any]:
+def lu_work(S: float) -> dict[str, Any]:
     return {"limit_kind": "flops", "work": (2.0 / 3.0) * S**3 + 2.0 * S**2}
-
-
-def _random_mdp(S: int, A: int, seed: int):  # type: ignore[no-untyped-def]
-    from solvers.mdp import random_mdp
-
-    return random_mdp(np.random.default_rng(seed), S, A, 0.9, mu="uniform")
-
-
-# -- 1. policy evaluation ----------------------------------------------------------
-
-
-def build_policy_evaluation(S: int, ctx: Context) -> Case:
-    from solvers import fast_mdp, mdp
-
-    A = 4
-    m = _random_mdp(S, A, ctx.seed + S)
-    rng = np.random.default_rng(ctx.seed + 7 * S)
-    pol = rng.integers(0, A, S)
-    pi = np.zeros((S, A))
-    pi[np.arange(S), pol] = 1.0
-    ar = np.arange(S)
-    g = m.gamma
-
-    def bare() -> Any:
-        return np.linalg.solve(np.eye(S) - g * m.P[ar, pol], m.R[ar, pol])
-
-    def describe_cert(res: Any) -> dict[str, Any]:
-        info = res.info
-        d: dict[str, Any] = {"method": info.method, "matvecs": info.matvecs,
-                             "certified_rel_error": info.error_bound, "rel_residual": info.residual}
-        if info.method == "direct":
-            d.update(_lu_work(S))
-        else:  # gather P_pi (S^2 reads) + matvecs over S^2 doubles
-            d.update({"limit_kind": "bandwidth", "work": 8.0 * S * S * (1 + info.matvecs)})
-        return d
-
-    impls = [
-        Impl("fast_mdp.certified_policy_evaluation", lambda: fast_mdp.certified_policy_evaluation(m, pi),
-             describe=describe_cert),
-        Impl("mdp.policy_evaluation", lambda: mdp.policy_evaluation(m, pi), role="baseline",
-             describe=lambda _: _lu_work(S)),
-        Impl("numpy.linalg.solve (bare)", bare, role="baseline", describe=lambda _: _lu_work(S)),
-    ]
-    if any(b.startswith("torch-") for b in ctx.backends):
-        import torch
-
-        def make(dev: str) -> Callable[[], Any]:
-            P = torch.tensor(m.P[None], device=dev)
-            R = torch.tensor(m.R[None], device=dev)
-            pt = torch.tensor(pi[None], device=dev)
-            return lambda: fast_mdp.policy_evaluation_batched_torch(P, R, g, pt, device=dev)
-
-        impls += _torch_impls("fast_mdp.policy_evaluation_batched_torch", make, ctx,
-                              describe=lambda _: _lu_work(S))
-    compare = {"fast_mdp.certified_policy_evaluation": "numpy.linalg.solve (bare)"}
-    also = {"fast_mdp.certified_policy_evaluation": ["numpy.linalg.solve (bare)", "mdp.policy_evaluation"]}
-    if ctx.peers and peer_available("mdptoolbox"):
-        import mdptoolbox.mdp as mtb
-
-        pit = mtb.PolicyIteration(np.ascontiguousarray(m.P.transpose(1, 0, 2)), np.ascontiguousarray(m.R),
-                                  g, policy0=pol, eval_type=0)
-
-        def peer() -> Any:
-            pit.policy = pol
-            pit._evalPolicyMatrix()
-            return pit.V
-
-        impls.append(Impl("pymdptoolbox.PolicyIteration._evalPolicyMatrix", peer, role="peer",
-                          describe=lambda _: _lu_work(S)))
-        compare["fast_mdp.certified_policy_evaluation"] = "pymdptoolbox.PolicyIteration._evalPolicyMatrix"
-        also["fast_mdp.certified_policy_evaluation"].append("pymdptoolbox.PolicyIteration._evalPolicyMatrix")
-    for im in impls:
-        if im.backend.startswith("torch-"):
-            compare[im.name + "@" + im.backend] = "numpy.linalg.solve (bare)"
-    return Case("policy_evaluation", S, impls, compare, also, {"A": A, "gamma": g, "policy": "deterministic"})
-
-
-def build_state_visitation(S: int, ctx: Context) -> Case:
-    from solvers import fast_mdp, mdp
-
-    A = 4
-    m = _random_mdp(S, A, ctx.seed + S)
-    pi = mdp.softmax_policy(np.random.default_rng(ctx.seed + 3 * S).standard_normal((S, A)))
-
-    def describe(res: Any) -> dict[str, Any]:
-        info = res.info
-        d: dict[str, Any] = {"method": info.method, "matvecs": info.matvecs,
-                             "certified_rel_error": info.error_bound}
-        if info.method == "direct":
-            d.update(_lu_work(S))
-        else:
-            d.update({"limit_kind": "bandwidth", "work": 8.0 * S * S * (A + info.matvecs)})
-        return d
-
-    impls = [Impl("fast_mdp.certified_state_visitation", lambda: fast_mdp.certified_state_visitation(m, pi),
-                  describe=describe),
-             Impl("mdp.state_visitation", lambda: mdp.state_visitation(m, pi), role="baseline",
-                  describe=lambda _: _lu_work(S))]
-    return Case("state_visitation", S, impls, {"fast_mdp.certified_state_visitation": "mdp.state_visitation"},
-                params={"A": A, "gamma": m.gamma, "policy": "softmax"})
-
-
-# -- 2. batched evaluation --------------------------------------------------------
-
-
-def build_batched(B: int, ctx: Context) -> Case:
-    from solvers import fast_mdp, mdp
-
-    S, A, g = 20, 4, 0.9
-    rng = np.random.default_rng(ctx.seed + B)
-    P = rng.exponential(size=(B, S, A, S))
-    P /= P.sum(-1, keepdims=True)
-    R = rng.random((B, S, A))
-    pol = rng.integers(0, A, (B, S))
-    pi = np.zeros((B, S, A))
-    np.put_along_axis(pi, pol[..., None], 1.0, axis=2)
-    eye = np.eye(S)
-    work = {"limit_kind": "flops", "work": B * ((2.0 / 3.0) * S**3 + 2.0 * S**2)}
-
-    def loop() -> Any:
-        out = np.empty((B, S))
-        for b in range(B):
-            Ppi = np.matmul(pi[b][:, None, :], P[b])[:, 0, :]
-            out[b] = np.linalg.solve(eye - g * Ppi, (pi[b] * R[b]).sum(1))
-        return out
-
-    impls = [
-        Impl("fast_mdp.policy_evaluation_batched_fast", lambda: fast_mdp.policy_evaluation_batched_fast(P, R, g, pi),
-             describe=lambda _: work),
-        Impl("mdp.policy_evaluation_batched", lambda: mdp.policy_evaluation_batched(P, R, g, pi), role="baseline",
-             describe=lambda _: work),
-        Impl("python loop of numpy solves", loop, role="baseline", describe=lambda _: work),
-    ]
-    if any(b.startswith("torch-") for b in ctx.backends):
-        import torch
-
-        def make(dev: str) -> Callable[[], Any]:
-            Pt, Rt, pt = (torch.as_tensor(x, device=dev) for x in (P, R, pi))
-            return lambda: fast_mdp.policy_evaluation_batched_torch(Pt, Rt, g, pt, device=dev)
-
-        impls += _torch_impls("fast_mdp.policy_evaluation_batched_torch", make, ctx, describe=lambda _: work)
-    name = "fast_mdp.policy_evaluation_batched_fast"
-    compare = {name: "python loop of numpy solves"}
-    also = {name: ["python loop of numpy solves", "mdp.policy_evaluation_batched"]}
-    if ctx.peers and peer_available("mdptoolbox"):
-        import mdptoolbox.mdp as mtb
-
-        objs = [mtb.PolicyIteration(np.ascontiguousarray(P[b].transpose(1, 0, 2)), R[b], g, policy0=pol[b],
-                                    eval_type=0) for b in range(B)]
-
-        def peer() -> Any:
-            for o, p in zip(objs, pol, strict=True):
-                o.policy = p
-                o._evalPolicyMatrix()
-            return objs[-1].V
-
-        impls.append(Impl("loop of pymdptoolbox._evalPolicyMatrix", peer, role="peer", describe=lambda _: work))
-        compare[name] = "loop of pymdptoolbox._evalPolicyMatrix"
-        also[name].append("loop of pymdptoolbox._evalPolicyMatrix")
-    for im in impls:
-        if im.backend.startswith("torch-"):
-            compare[im.name + "@" + im.backend] = name
-    return Case("batched_evaluation", B, impls, compare, also, {"S": S, "A": A, "gamma": g})
-
-
-# -- 3. gradient, HVP, implicit gradient ---------------------------------------------
-
-
-def build_gradient(S: int, ctx: Context) -> Case:
-    from solvers import fast_mdp, mdp
-
-    A = 4
-    m = _random_mdp(S, A, ctx.seed + S)
-    rng = np.random.default_rng(ctx.seed + 11 * S)
-    th = rng.standard_normal((S, A))
-    v = rng.standard_normal((S, A))
-    pi = mdp.softmax_policy(th)
-    gw = ({"limit_kind": "flops", "work": (2.0 / 3.0) * S**3 + 4.0 * S**2 + 4.0 * S * A * S}
-          if S <= fast_mdp.DIRECT_MAX else {})
-    impls = [
-        Impl("fast_mdp.policy_gradient_fast", lambda: fast_mdp.policy_gradient_fast(m, th), describe=lambda _: gw),
-        Impl("one policy evaluation", lambda: fast_mdp.certified_policy_evaluation(m, pi),
-             role="baseline", describe=lambda res: {"method": res.info.method}),
-        Impl("mdp.policy_gradient", lambda: mdp.policy_gradient(m, th), role="baseline", describe=lambda _: gw),
-        Impl("fast_mdp.value_hvp_fast", lambda: fast_mdp.value_hvp_fast(m, th, v), describe=lambda _: gw),
-    ]
-    compare = {"fast_mdp.policy_gradient_fast": "mdp.policy_gradient"}
-    also = {"fast_mdp.policy_gradient_fast": ["mdp.policy_gradient", "one policy evaluation"],
-            "fast_mdp.value_hvp_fast": ["fast_mdp.policy_gradient_fast"]}
-    if S <= 500:
-        impls.append(Impl("mdp.value_hvp (torch autograd)", lambda: mdp.value_hvp(m, th, v), role="baseline",
-                          backend="torch-cpu"))
-        compare["fast_mdp.value_hvp_fast"] = "mdp.value_hvp (torch autograd)"
-        also["fast_mdp.value_hvp_fast"].append("mdp.value_hvp (torch autograd)")
-    else:
-        compare["fast_mdp.value_hvp_fast"] = "fast_mdp.policy_gradient_fast"
-    return Case("policy_gradient", S, impls, compare, also, {"A": A, "gamma": m.gamma, "policy": "softmax"})
-
-
-IMPLICIT_A1, IMPLICIT_A2 = 2, 8
-
-
-def build_implicit(n: int, ctx: Context) -> Case:
-    """Leader total gradient (18) by CG on follower HVPs; ``n = |S| * |A_2|``."""
-    from solvers import stochastic_stackelberg as ss
-
-    S = max(1, n // IMPLICIT_A2)
-    game = ss.random_game(S, IMPLICIT_A1, IMPLICIT_A2, gamma=0.9, lam=0.5, seed=ctx.seed + S)
-    rng = np.random.default_rng(ctx.seed + S)
-    th1 = rng.standard_normal((S, IMPLICIT_A1))
-    th2 = ss.soft_best_response(game, th1).theta2
-
-    def describe(res: Any) -> dict[str, Any]:
-        return {"cg_iterations": res.cg_iterations, "cg_rel_residual": res.cg_residual}
-
-    impls = [Impl("stochastic_stackelberg.total_gradient_cg", lambda: ss.total_gradient_cg(game, th1, th2),
-                  backend="torch-cpu", describe=describe)]
-    compare: dict[str, str] = {}
-    if n <= 800:
-        impls.append(Impl("stochastic_stackelberg.stackelberg_total_gradient (dense Hessian)",
-                          lambda: ss.stackelberg_total_gradient(game, th1, th2), backend="torch-cpu",
-                          role="baseline"))
-        compare["stochastic_stackelberg.total_gradient_cg"] = \
-            "stochastic_stackelberg.stackelberg_total_gradient (dense Hessian)"
-    return Case("implicit_gradient", n, impls, compare,
-                params={"S": S, "A1": IMPLICIT_A1, "A2": IMPLICIT_A2, "gamma": 0.9, "lam": 0.5})
-
-
-# -- 4. soft value iteration ----------------------------------------------------------
-
-
-def build_soft_vi(S: int, ctx: Context) -> Case:
-    from solvers import fast_mdp, mdp
-
-    A, lam = 4, 0.1
-    m = _random_mdp(S, A, ctx.seed + S)
-    per_backup = 8.0 * S * A * S
-
-    def vi_describe(res: Any) -> dict[str, Any]:
-        return {"iterations": res.iterations, "units": res.iterations, "unit": "backup",
-                "limit_kind": "bandwidth", "work": per_backup * res.iterations, "certified_error": res.residual}
-
-    def pi_describe(res: Any) -> dict[str, Any]:
-        return {"iterations": res.iterations, "unit": "evaluation", "certified_error": res.residual}
-
-    impls = [
-        Impl("fast_mdp.soft_value_iteration_fast", lambda: fast_mdp.soft_value_iteration_fast(m, lam),
-             describe=vi_describe),
-        Impl("mdp.soft_value_iteration", lambda: mdp.soft_value_iteration(m, lam), role="baseline",
-             describe=vi_describe),
-        Impl("fast_mdp.soft_policy_iteration", lambda: fast_mdp.soft_policy_iteration(m, lam),
-             describe=pi_describe),
-    ]
-    name = "fast_mdp.soft_value_iteration_fast"
-    compare = {name: "mdp.soft_value_iteration", "fast_mdp.soft_policy_iteration": name}
-    also = {name: ["mdp.soft_value_iteration"]}
-    if ctx.peers and peer_available("mdptoolbox"):
-        import mdptoolbox.mdp as mtb
-
-        vi = mtb.ValueIteration(np.ascontiguousarray(m.P.transpose(1, 0, 2)), np.ascontiguousarray(m.R), m.gamma,
-                                epsilon=1e-10, max_iter=10)
-        V0 = np.random.default_rng(S).random(S)
-        impls.append(Impl("pymdptoolbox.ValueIteration._bellmanOperator", lambda: vi._bellmanOperator(V0),
-                          role="peer", describe=lambda _: {"units": 1, "unit": "backup", "limit_kind": "bandwidth",
-                                                           "work": per_backup}))
-        compare[name] = "pymdptoolbox.ValueIteration._bellmanOperator"
-        also[name].append("pymdptoolbox.ValueIteration._bellmanOperator")
-    return Case("soft_value_iteration", S, impls, compare, also,
-                {"A": A, "gamma": m.gamma, "lam": lam, "tol": 1e-10})
-
-
-# -- 5. spectral gap -----------------------------------------------------------------
-
-
-def _spectral_case(core: str, g: Any, N: int, ctx: Context, extra: dict[str, Any], peer_max: int) -> Case:
-    from solvers import graphs
-
-    W = graphs.gossip_matrix(g)
-    dmax = float(g.degrees().max())
-    holder: dict[str, float] = {}
-
-    def ours() -> Any:
-        return graphs.spectral_gap(W, tol=1e-10)
-
-    def describe(res: Any) -> dict[str, Any]:
-        holder["ours"] = res.one_minus_lambda2
-        return {"method": res.method, "one_minus_lambda2": res.one_minus_lambda2, "sigma2": res.sigma2,
-                "both_ends": bool(res.lambda_min_exact) or "gershgorin"}
-
-    impls = [Impl("graphs.spectral_gap", ours, backend="scipy", describe=describe)]
-    compare: dict[str, str] = {}
-    if ctx.peers and peer_available("networkx") and N <= peer_max:
-        import networkx as nx
-
-        G = nx.from_scipy_sparse_array(g.adjacency)
-
-        def peer() -> Any:
-            return nx.algebraic_connectivity(G, method="tracemin_lu", tol=1e-10, normalized=False)
-
-        def peer_describe(a: Any) -> dict[str, Any]:
-            gap_peer = float(a) / (dmax + 1.0)
-            out: dict[str, Any] = {"one_minus_lambda2": gap_peer}
-            if "ours" in holder:
-                out["gap_rel_diff_vs_ours"] = abs(gap_peer - holder["ours"]) / abs(holder["ours"])
-            return out
-
-        impls.append(Impl("networkx.algebraic_connectivity (tracemin_lu)", peer, backend="scipy", role="peer",
-                          describe=peer_describe))
-        compare["graphs.spectral_gap"] = "networkx.algebraic_connectivity (tracemin_lu)"
-    return Case(core, N, impls, compare, params={"N": N, "delta_max": dmax, **extra})
-
-
-def build_spectral_grid(side: int, ctx: Context) -> Case:
-    from solvers import graphs
-
-    return _spectral_case("spectral_gap_grid", graphs.grid_graph(side), side * side, ctx, {"side": side},
-                          peer_max=70_000)
-
-
-def build_spectral_rgg(N: int, ctx: Context) -> Case:
-    from solvers import graphs
-
-    seed = ctx.seed
-    while True:  # the first connected draw (recorded)
-        g = graphs.random_geometric(N, 0.5, seed)
-        if g.is_connected():
-            break
-        seed += 1
-    return _spectral_case("spectral_gap_rgg", g, N, ctx, {"eps": 0.5, "seed": seed}, peer_max=20_000)
-
-
-# -- 6. dual averaging ---------------------------------------------------------------
-
-
-def build_dual_averaging(N: int, ctx: Context) -> Case:
-    from solvers import dual_averaging as da
-    from solvers import graphs
-
-    side = round(math.sqrt(N))
-    g = graphs.grid_graph(side)
-    W = graphs.gossip_matrix(g)
-    n = side * side
-    d = 4
-    rng = np.random.default_rng(ctx.seed + n)
-    Z = rng.standard_normal((n, d))
-    G = rng.standard_normal((n, d))
-    box = da.Box(np.zeros(d), np.ones(d))
-    nnz = W.nnz
-    bytes_update = nnz * 12.0 + (n + 1) * 4.0 + 3.0 * n * d * 8.0
-    bytes_step = bytes_update + 2.0 * n * d * 8.0
-
-    impls = [
-        Impl("z <- W^T z + g (reference expression)", lambda: W.T @ Z + G, backend="scipy",
-             describe=lambda _: {"limit_kind": "bandwidth", "work": bytes_update, "nnz": nnz}),
-        Impl("z <- W z + g (W symmetric, CSR kernel)", lambda: W @ Z + G, backend="scipy", role="baseline",
-             describe=lambda _: {"limit_kind": "bandwidth", "work": bytes_update, "nnz": nnz}),
-        Impl("dual_averaging.dual_averaging_step (with projection)",
-             lambda: da.dual_averaging_step(Z, G, W, 0.1, box), backend="scipy",
-             describe=lambda _: {"limit_kind": "bandwidth", "work": bytes_step, "nnz": nnz}),
-    ]
-    return Case("dual_averaging_step", n, impls, params={"side": side, "d": d, "nnz": nnz})
-
-
-# -- 7. stage game, team Q, DQL ---------------------------------------------------------
-
-
-#: nashpy's Lemke-Howson did not return within minutes on a random 32 x 32 game (observed
-#: with nashpy 0.0.43), so the peer is timed up to this size only
-NASHPY_MAX = 16
-
-
-def build_stage_game(A: int, ctx: Context) -> Case:
-    from solvers import stackelberg_games as sg
-
-    rng = np.random.default_rng(ctx.seed + A)
-    U = rng.random((2, A, A))
-    impls = [Impl("stackelberg_games.stage_stackelberg (multiple LPs)", lambda: sg.stage_stackelberg(U),
-                  backend="scipy", describe=lambda _: {"lps_at_most": A})]
-    compare: dict[str, str] = {}
-    if ctx.peers and peer_available("nashpy") and A <= NASHPY_MAX:
-        import warnings
-
-        import nashpy
-
-        game = nashpy.Game(U[0], U[1])
-
-        def lemke_howson() -> Any:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                return game.lemke_howson(0)
-
-        impls.append(Impl("nashpy.Game.lemke_howson (Nash, not Stackelberg)", lemke_howson, role="peer"))
-        compare["stackelberg_games.stage_stackelberg (multiple LPs)"] = \
-            "nashpy.Game.lemke_howson (Nash, not Stackelberg)"
-    return Case("stage_stackelberg", A, impls, compare, params={"A0": A, "A1": A})
-
-
-def build_team_q(n_agents: int, ctx: Context) -> Case:
-    from solvers import mean_field as mf
-
-    graph = mf.path_graph(4)
-    system = mf.random_local_system(graph, n_agents, 2, 0.9, seed=ctx.seed + n_agents)
-    team = mf.team_policy(mf.random_individual_policy(4, n_agents, 2, seed=ctx.seed + 1), system.space)
-    impls = [Impl("mean_field.team_q (enumeration + sparse solve)", lambda: mf.team_q(system, team),
-                  backend="scipy", describe=lambda _: {"n_configurations": int(system.space.n_mu)})]
-    return Case("team_q", n_agents, impls, params={"states": 4, "actions": 2, "n_mu": int(system.space.n_mu)})
-
-
-def build_incentive_iteration(joint_states: int, ctx: Context) -> Case:
-    """One Algorithm 1 iteration (seed 002) on the Section 4 gridworld: exact f, q and their
-    gradients on the joint space S^2 (37^2 states, 16 joint actions), then the projected
-    steps; direct and softmax side by side."""
-    import numpy as np
-
-    from solvers import incentive as inc
-
-    g = inc.gridworld()
-    if joint_states != g.followers[0].n_states ** len(g.followers):
-        raise ValueError(f"incentive_algorithm1 is benchmarked on the Section 4 fixture only "
-                         f"({g.followers[0].n_states ** len(g.followers)} joint states)")
-    z0 = np.array([2.0, 2.0])
-    pis = inc.gridworld_initial_policies(g, z0, 1)
-    impls = []
-    for kind in ("direct", "softmax"):
-        par = inc.Parameterisation(kind, 1.0)
-        theta = pis if kind == "direct" else inc.softmax_logits_for(pis, 1.0, margin=2.0)
-        impls.append(Impl(f"incentive.algorithm1_step ({kind})",
-                          lambda par=par, theta=theta: inc.algorithm1_step(
-                              g, par, z0, theta, 1e-3, 1.0, "tangent")))
-    return Case("incentive_algorithm1", joint_states, impls,
-                params={"robots": len(g.followers), "joint_actions": 16})
-
-
-def build_dql(batch: int, ctx: Context) -> Case:
-    import torch
-
-    from solvers.edge_dql import dqn_target
-
-    n_in, n_out, hidden = 8, 5, 64
-    impls = []
-    for be in ctx.backends:
-        if not be.startswith("torch-"):
-            continue
-        dev = "cuda" if be == "torch-cuda" else "cpu"
-        gen = torch.Generator().manual_seed(ctx.seed + batch)
-        net = torch.nn.Sequential(torch.nn.Linear(n_in, hidden), torch.nn.ReLU(),
-                                  torch.nn.Linear(hidden, n_out)).double().to(dev)
-        tgt = torch.nn.Sequential(torch.nn.Linear(n_in, hidden), torch.nn.ReLU(),
-                                  torch.nn.Linear(hidden, n_out)).double().to(dev)
-        opt = torch.optim.SGD(net.parameters(), lr=1e-3)
-        s = torch.randn(batch, n_in, generator=gen, dtype=torch.float64).to(dev)
-        s2 = torch.randn(batch, n_in, generator=gen, dtype=torch.float64).to(dev)
-        a = torch.randint(0, n_out, (batch,), generator=gen).to(dev)
-        r = torch.rand(batch, generator=gen, dtype=torch.float64).to(dev)
-        ends = (torch.rand(batch, generator=gen) < 0.05).to(dev)
-
-        def step(net=net, tgt=tgt, opt=opt, s=s, s2=s2, a=a, r=r, ends=ends) -> Any:
-            with torch.no_grad():
-                y = dqn_target(r, tgt(s2), ends, 0.9)
-            q = net(s).gather(1, a[:, None])[:, 0]
-            loss = torch.mean((q - y) ** 2)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            return loss
-
-        sync = torch.cuda.synchronize if dev == "cuda" else None
-        impls.append(Impl("DQL update step (MLP 8-64-5, float64)", step, backend=be, sync=sync, device=dev))
-    return Case("dql_update", batch, impls, params={"hidden": hidden, "inputs": n_in, "actions": n_out})
-
-
-CORES: dict[str, Core] = {c.name: c for c in [
-    Core("policy_evaluation", "Policy evaluation (dense random MDP, A = 4, gamma = 0.9)",
-         [50, 200, 1000], [50, 100, 200, 500, 1000, 2000, 4000], build_policy_evaluation),
-    Core("state_visitation", "Discounted state visitation (transposed solve)",
-         [], [200, 1000, 4000], build_state_visitation),
-    Core("batched_evaluation", "Batched evaluation of B MDPs with S = 20, A = 4",
-         [64, 1024], [16, 64, 256, 1024, 4096], build_batched, "B"),
-    Core("policy_gradient", "Exact softmax policy gradient and Hessian-vector product (A = 4)",
-         [50, 200], [50, 100, 200, 500, 1000, 2000], build_gradient),
-    Core("implicit_gradient", "Stackelberg total gradient (18) by CG on HVPs (A1 = 2, A2 = 8)",
-         [80], [80, 400, 1600, 10000], build_implicit, "|S|*|A2|"),
-    Core("soft_value_iteration", "Soft value iteration to 1e-10 (A = 4, lambda = 0.1) and soft policy iteration",
-         [50, 200], [50, 100, 200, 500, 1000, 2000], build_soft_vi),
-    Core("spectral_gap_grid", "sigma_2 of W_N(G), k = 1 grids", [1024, 4096],
-         [1024, 4096, 16384, 65536, 262144, 1000000], lambda n, c: build_spectral_grid(round(math.sqrt(n)), c), "N"),
-    Core("spectral_gap_rgg", "sigma_2 of W_N(G), random geometric graphs (eps = 0.5)", [1024, 4096],
-         [1024, 4096, 16384, 65536], build_spectral_rgg, "N"),
-    Core("dual_averaging_step", "Dual-averaging step z <- W^T z + g (grid, d = 4)", [10_000, 100_000],
-         [10_000, 100_000, 1_000_000], build_dual_averaging, "N"),
-    Core("stage_stackelberg", "Stage-game Stackelberg equilibrium (bimatrix A x A)", [4, 16],
-         [2, 4, 8, 16, 32, 64], build_stage_game, "A"),
-    Core("team_q", "Mean-field team Q (path of 4 states, 2 actions)", [2, 4], [2, 4, 8, 12, 16],
-         build_team_q, "agents"),
-    Core("dql_update", "DQL update step", [32, 256], [32, 128, 512, 2048], build_dql, "batch"),
-    Core("incentive_algorithm1", "One Algorithm 1 iteration, Section 4 gridworld (2 robots)",
-         [37 * 37], [37 * 37], build_incentive_iteration, "joint states"),
-]}
 
 
 # ---------------------------------------------------------------------------
@@ -938,7 +494,7 @@ def _jsonable(x: Any) -> Any:
 
 def scaling_fits(rows: list[dict[str, Any]], seed: int = 0) -> list[dict[str, Any]]:
     """log-log fits ``median_s ~ C size^p`` per (core, backend, implementation), 3+ sizes."""
-    from verify.checks import fit_power_law
+    from convcheck.verify.checks import fit_power_law
 
     groups: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     for r in rows:
@@ -958,124 +514,30 @@ def scaling_fits(rows: list[dict[str, Any]], seed: int = 0) -> list[dict[str, An
     return out
 
 
-def _rows(rows: list[dict[str, Any]], core: str, impl: str, backend: str | None = None) -> list[dict[str, Any]]:
+def rows_of(rows: list[dict[str, Any]], core: str, impl: str, backend: str | None = None) -> list[dict[str, Any]]:
     return [r for r in rows if r["core"] == core and r["implementation"] == impl
             and (backend is None or r["backend"] == backend)]
 
 
-def _median(rows: list[dict[str, Any]], core: str, impl: str, size: float, backend: str | None = None,
+def median_of(rows: list[dict[str, Any]], core: str, impl: str, size: float, backend: str | None = None,
             per_unit: bool = False) -> float | None:
-    for r in _rows(rows, core, impl, backend):
+    for r in rows_of(rows, core, impl, backend):
         if r["size"] == size:
             return r["median_s"] / (r.get("units") or 1) if per_unit else r["median_s"]
     return None
 
 
 def evaluate_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The issue's targets judged from rows: each has ``met`` True/False, or None when the
+    """The papers' targets judged from rows: each has ``met`` True/False, or None when the
     rows needed were not measured in this run (e.g. no peers, no GPU, quick subset)."""
+    load_cores()
     T: list[dict[str, Any]] = []
 
     def add(tid: str, text: str, measured: str | None, met: bool | None) -> None:
         T.append({"id": tid, "target": text, "measured": measured or "not measured in this run", "met": met})
 
-    core = "policy_evaluation"
-    ours = "fast_mdp.certified_policy_evaluation"
-    peer = "pymdptoolbox.PolicyIteration._evalPolicyMatrix"
-    big = [r for r in _rows(rows, core, ours) if r["size"] >= 4000]
-    if big:
-        r = big[-1]
-        ratio = (r.get("ratios") or {}).get(peer)
-        cert = r.get("certified_rel_error")
-        ok = None if ratio is None else bool(ratio >= 8 and cert is not None and cert <= 1e-10)
-        add("1a", "policy evaluation S = 4000: >= 8x faster than pymdptoolbox, certified rel. error <= 1e-10",
-            f"{ratio:.3g}x, certified {cert:.2g} ({r.get('method')}, {r.get('matvecs')} matvecs)"
-            if ratio is not None else f"peer not measured; certified {cert}", ok)
-    else:
-        add("1a", "policy evaluation S = 4000: >= 8x faster than pymdptoolbox, certified rel. error <= 1e-10",
-            None, None)
-    small = [r for r in _rows(rows, core, ours) if r["size"] <= 200]
-    vals = [(r["size"], 1.0 / r["ratios"]["numpy.linalg.solve (bare)"]) for r in small
-            if (r.get("ratios") or {}).get("numpy.linalg.solve (bare)")]
-    add("1b", "policy evaluation S <= 200: within 1.5x of a bare numpy.linalg.solve",
-        ", ".join(f"S={s:g}: {v:.2f}x" for s, v in vals) or None,
-        None if not vals else all(v <= 1.5 for _, v in vals))
-
-    core = "batched_evaluation"
-    ours = "fast_mdp.policy_evaluation_batched_fast"
-    rs = _rows(rows, core, ours, "numpy")
-    r = max(rs, key=lambda x: x["size"]) if rs else None
-    rat = (r.get("ratios") or {}) if r else {}
-    p = rat.get("loop of pymdptoolbox._evalPolicyMatrix")
-    loop = rat.get("python loop of numpy solves")
-    add("2a", "batched evaluation (largest B): >= 20x faster than looping pymdptoolbox",
-        f"B={r['size']:g}: {p:.3g}x" if r and p else None, None if not p else p >= 20)
-    add("2b", "batched evaluation (largest B): >= 4x faster than a Python loop of numpy solves",
-        f"B={r['size']:g}: {loop:.3g}x" if r and loop else None, None if not loop else loop >= 4)
-    cu = _median(rows, core, "fast_mdp.policy_evaluation_batched_torch", 4096, "torch-cuda")
-    cpu = _median(rows, core, ours, 4096, "numpy")
-    add("2c", "batched evaluation B = 4096: torch CUDA >= 20x the CPU path",
-        f"{cpu / cu:.3g}x" if cu and cpu else None, None if not (cu and cpu) else cpu / cu >= 20)
-
-    core = "policy_gradient"
-    sizes = sorted({r["size"] for r in _rows(rows, core, "fast_mdp.policy_gradient_fast")})
-    gr, hv = [], []
-    for s in sizes:
-        g = _median(rows, core, "fast_mdp.policy_gradient_fast", s)
-        e = _median(rows, core, "one policy evaluation", s)
-        h = _median(rows, core, "fast_mdp.value_hvp_fast", s)
-        if g and e:
-            gr.append((s, g / e))
-        if g and h:
-            hv.append((s, h / g))
-    add("3a", "gradient <= 1.5x one policy evaluation (same method: LU or GMRES) at every size",
-        ", ".join(f"S={s:g}: {v:.2f}x" for s, v in gr) or None, None if not gr else all(v <= 1.5 for _, v in gr))
-    add("3b", "HVP <= 3x one gradient at every size",
-        ", ".join(f"S={s:g}: {v:.2f}x" for s, v in hv) or None, None if not hv else all(v <= 3 for _, v in hv))
-    ig = [r for r in _rows(rows, "implicit_gradient", "stochastic_stackelberg.total_gradient_cg")
-          if r["size"] >= 10_000]
-    add("3c", "implicit gradient by CG on HVPs at |S||A| = 1e4 without forming a Hessian",
-        f"{ig[0]['median_s']:.3g} s, {ig[0].get('cg_iterations')} CG iterations" if ig else None,
-        True if ig else None)
-
-    core = "soft_value_iteration"
-    ours = "fast_mdp.soft_value_iteration_fast"
-    sv = [(r["size"], (r.get("ratios") or {}).get("pymdptoolbox.ValueIteration._bellmanOperator"))
-          for r in _rows(rows, core, ours)]
-    sv = [(s, v) for s, v in sv if v]
-    add("4a", "soft VI per backup >= 2x faster than pymdptoolbox's VI backup (every size)",
-        ", ".join(f"S={s:g}: {v:.2f}x" for s, v in sv) or None, None if not sv else all(v >= 2 for _, v in sv))
-    it = []
-    for r in _rows(rows, core, "fast_mdp.soft_policy_iteration"):
-        vi = [x for x in _rows(rows, core, ours) if x["size"] == r["size"]]
-        if vi and vi[0].get("iterations"):
-            it.append((r["size"], r.get("iterations"), vi[0]["iterations"]))
-    add("4b", "soft policy iteration (Newton) needs far fewer backups (<= 1/10 of soft VI's)",
-        ", ".join(f"S={s:g}: {a} vs {b}" for s, a, b in it) or None,
-        None if not it else all(a * 10 <= b for _, a, b in it))
-
-    for cname, label in (("spectral_gap_grid", "grids"), ("spectral_gap_rgg", "random geometric graphs")):
-        sp = [(r["size"], r.get("ratio_to_peer")) for r in _rows(rows, cname, "graphs.spectral_gap")
-              if r["size"] >= 4096 and r.get("ratio_to_peer")]
-        add(f"5a-{label.split()[0]}", f"sigma_2: >= 3x faster than networkx algebraic_connectivity, N >= 4096 {label}",
-            ", ".join(f"N={s:g}: {v:.2f}x" for s, v in sp) or None, None if not sp else all(v >= 3 for _, v in sp))
-    acc = [r.get("gap_rel_diff_vs_ours") for c in ("spectral_gap_grid", "spectral_gap_rgg")
-           for r in _rows(rows, c, "networkx.algebraic_connectivity (tracemin_lu)")]
-    acc = [a for a in acc if a is not None]
-    add("5b", "sigma_2 gap agrees with networkx to 1e-10 relative",
-        f"max rel. difference {max(acc):.2g}" if acc else None, None if not acc else max(acc) <= 1e-10)
-    mil = [r for r in _rows(rows, "spectral_gap_grid", "graphs.spectral_gap") if r["size"] >= 1_000_000]
-    add("5c", "sigma_2 for N = 1e6 (grid) under 30 s", f"{mil[0]['median_s']:.3g} s" if mil else None,
-        None if not mil else mil[0]["median_s"] < 30)
-    da = [r for r in _rows(rows, "dual_averaging_step", "z <- W^T z + g (reference expression)")
-          if r["size"] >= 1_000_000]
-    add("6", "dual-averaging step N = 1e6: >= 50% of streaming bandwidth",
-        f"{da[0]['fraction_of_limit']:.2f} of stream" if da and da[0].get("fraction_of_limit") else None,
-        None if not (da and da[0].get("fraction_of_limit")) else da[0]["fraction_of_limit"] >= 0.5)
-    it = [(r["implementation"], r["median_s"]) for r in rows if r["core"] == "incentive_algorithm1"]
-    add("8", "one Algorithm 1 iteration on the 6x6 two-robot gridworld well under 100 ms",
-        ", ".join(f"{n}: {t * 1e3:.3g} ms" for n, t in it) or None,
-        None if not it else all(t < 0.1 for _, t in it))
+    for fn in TARGETS:
+        fn(rows, add)
     return T
 
 
@@ -1174,13 +636,14 @@ def run_cases(cores: Iterable[str], ctx: Context, refs: dict[str, dict[str, floa
     return rows
 
 
-def run_bench(args: argparse.Namespace) -> int:
+def run_bench(args: argparse.Namespace, write_report: Callable[..., dict[str, Path]] | None = None) -> int:
     """``convcheck bench``: time the cores, store rows, write ``--json`` and ``--report``.
 
     Exit status 0 on success (targets that are not met are reported, not errors), 2 for
     bad usage (unknown core)."""
-    from verify.store import open_store
+    from convcheck.verify.store import open_store
 
+    load_cores()
     unknown = [c for c in (args.core or []) if c not in CORES]
     if unknown:
         print(f"convcheck: error: unknown core(s) {', '.join(unknown)}; known: {', '.join(CORES)}",
@@ -1239,27 +702,13 @@ def run_bench(args: argparse.Namespace) -> int:
         write_json_rows(rows, args.json)
         print(f"  rows: {args.json}")
     if args.report:
-        from reports.bench_report import write_bench_report
-
+        if write_report is None:
+            raise ValueError("run_bench: --report needs a report writer")
         run = store.run(run_id)
-        paths = write_bench_report(run, rows, args.report, targets=targets, fits=fits)
+        paths = write_report(run, rows, args.report, targets=targets, fits=fits)
         print(f"  report: {paths['html']}")
     store.close()
     return 0
-
-
-def write_stored_report(db: str, run: str | None, out_dir: str) -> dict[str, Path]:
-    """Re-render the benchmark section of a stored bench run (``run``: id, prefix or
-    ``latest``), e.g. for ``convcheck report`` of a bench run."""
-    from reports.bench_report import write_bench_report
-    from verify.store import open_store
-
-    store = open_store(db, create=False)
-    try:
-        run_id = store.resolve_run(run, kind="bench")
-        return write_bench_report(store.run(run_id), store.benchmarks(run_id), out_dir)
-    finally:
-        store.close()
 
 
 def write_json_rows(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None:

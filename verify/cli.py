@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from verify.claims import PAPER_KEYS, SelectionError, select
-from verify.model import Kind, Tier
-from verify.solverset import SolverSpecError
-from verify.store import StoreError, open_store
+from convcheck.verify.claims import SelectionError, add_paper_modules, select
+from convcheck.verify.model import Kind, Tier
+from convcheck.verify.solverset import SolverSpecError
+from convcheck.verify.store import StoreError, open_store
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 
@@ -35,8 +35,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("patterns", nargs="*", metavar="ID",
-                   help="claim ids or glob patterns (e.g. 'mdp.*'); a paper key selects its claims")
-    p.add_argument("--paper", choices=PAPER_KEYS, help="only claims of this paper")
+                   help="claim ids or glob patterns (e.g. 'mypaper.*'); a paper key selects its claims")
+    p.add_argument("--paper", metavar="KEY", help="only claims of this paper (see `convcheck list`)")
     p.add_argument("--kind", choices=[k.value for k in Kind], help="only claims of this kind")
 
 
@@ -44,6 +44,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tier", choices=[t.value for t in Tier], default="fast",
                    help="fast (default; every commit) or full (adds long sweeps)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0); results are deterministic in it")
+    p.add_argument("--seeds", metavar="A-B|A,B,...",
+                   help="run the selection under each of these seeds (one run each) and report every "
+                        "claim whose verdict differs between seeds as FLAKY (exit 1)")
     p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--db", default="convcheck.sqlite", help="results database (default ./convcheck.sqlite)")
     p.add_argument("--report", metavar="DIR", help="write index.html, summary.md, results.json to DIR")
@@ -56,31 +59,49 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
 
+def _add_papers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--papers", action="append", default=[], metavar="MODULE",
+                   help="also load the paper declared in MODULE (repeatable; see 'Verify your own paper')")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="convcheck", description="Verify convergence claims of game-theoretic and "
                      "multi-agent learning papers, claim by claim.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="list claims")
+    _add_papers(p)
     _add_selection(p)
     p.add_argument("--tier", choices=[t.value for t in Tier], help="claims that run in this tier")
     p.add_argument("--format", choices=["table", "json"], default="table")
 
     p = sub.add_parser("verify", help="verify claims and record the results")
+    _add_papers(p)
     _add_selection(p)
     _add_run_options(p)
 
+    p = sub.add_parser("controls", help="run the claims' negative and positive controls")
+    _add_papers(p)
+    _add_selection(p)
+    p.add_argument("--tier", choices=[t.value for t in Tier], default="fast")
+    p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    p.add_argument("--db", default="convcheck.sqlite", help="results database (default ./convcheck.sqlite)")
+    p.add_argument("--quiet", "-q", action="store_true", help="only failures and the summary")
+
     p = sub.add_parser("show", help="show one claim and its recent results")
+    _add_papers(p)
     p.add_argument("claim")
     p.add_argument("--db", default="convcheck.sqlite")
 
     p = sub.add_parser("report", help="write the report of a stored run")
+    _add_papers(p)
     p.add_argument("run", nargs="?", default="latest", help="run id or prefix, 'latest' (default), 'latest~1'")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--db", default="convcheck.sqlite")
     p.add_argument("--bench", action="store_true", help="'latest' refers to the latest benchmark run")
 
     p = sub.add_parser("compare", help="compare two stored runs: verdict flips, tightness, rates, time")
+    _add_papers(p)
     p.add_argument("run_a", help="baseline run (id, prefix, latest~1)")
     p.add_argument("run_b", help="new run (id, prefix, latest)")
     p.add_argument("--db", default="convcheck.sqlite")
@@ -89,15 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'latest' refers to benchmark runs (speed regressions, noise-aware)")
 
     p = sub.add_parser("test-solver", help="regression-test your implementation of a solver family")
+    _add_papers(p)
     p.add_argument("target", help="module:attr of your implementation, or an installed plug-in name")
     p.add_argument("--family", required=True, help="the solver family it implements (see `convcheck solvers`)")
     _add_selection(p)
     _add_run_options(p)
 
     p = sub.add_parser("solvers", help="list solver families, the claims using each, installed plug-ins")
+    _add_papers(p)
     p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--db", default="convcheck.sqlite",
+                   help="results database whose latest results say which families each claim called")
 
     p = sub.add_parser("bench", help="time the performance-critical cores (see tests/benchmarks)")
+    _add_papers(p)
     p.add_argument("--quick", action="store_true", help="a subset of cores and sizes (under 5 minutes)")
     p.add_argument("--device", choices=["cpu", "cuda", "all"], default="all",
                    help="backends to time (default all available; cuda skips cleanly without a GPU)")
@@ -108,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="DIR", help="write the benchmark report section to DIR")
 
     p = sub.add_parser("replay", help="re-run a saved counterexample and show the violation")
+    _add_papers(p)
     p.add_argument("file", help="counterexample JSON (from a report's counterexamples/ folder)")
     p.add_argument("--solver", action="append", default=[], metavar="FAMILY=MOD:ATTR")
     return parser
@@ -132,9 +159,69 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+SEED_MAX = 2**63 - 1
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-9"`` or ``"0,3,7"`` (or a mix: ``"0-2,9"``) -> the seeds, in order, without repeats."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part[1:]:
+                a, b = part.split("-", 1) if not part.startswith("-") else ("-" + part[1:].split("-", 1)[0],
+                                                                             part[1:].split("-", 1)[1])
+                lo, hi = int(a), int(b)
+                if hi < lo:
+                    raise ValueError
+                seeds.extend(range(lo, hi + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise UsageError(f"--seeds expects A-B or A,B,... of integers, got {text!r}") from None
+    if not seeds or any(not 0 <= x <= SEED_MAX for x in seeds) or len(seeds) > 1000:
+        raise UsageError(f"--seeds {text!r}: 1 to 1000 seeds in 0..2^63-1")
+    return list(dict.fromkeys(seeds))
+
+
+def cmd_verify_seeds(args: argparse.Namespace) -> int:
+    """``verify --seeds``: one run per seed, then a verdict per claim across seeds (FLAKY if
+    they differ)."""
+    from collections import defaultdict
+
+    if args.resume:
+        raise UsageError("--seeds and --resume cannot be combined (resume each seed's run on its own)")
+    seeds = parse_seeds(args.seeds)
+    verdicts: dict[str, dict[int, str]] = defaultdict(dict)
+    codes = []
+    json_path, report_dir = args.json, args.report
+    for seed in seeds:
+        sub = argparse.Namespace(**{**vars(args), "seed": seed, "seeds": None,
+                                    "json": f"{json_path}.seed{seed}.json" if json_path else None,
+                                    "report": f"{report_dir}/seed{seed}" if report_dir else None})
+        codes.append(cmd_verify(sub))
+        store = open_store(args.db, create=False)
+        run_id = store.resolve_run("latest")
+        for r in store.results(run_id):
+            verdicts[r.claim_id][seed] = r.verdict
+        store.close()
+    flaky = {cid: v for cid, v in verdicts.items() if len(set(v.values())) > 1}
+    print(f"\nseeds {seeds[0]}..{seeds[-1]} ({len(seeds)} runs): {len(verdicts)} claims, "
+          f"{len(flaky)} FLAKY")
+    for cid, v in sorted(flaky.items()):
+        print(f"  FLAKY {cid}: " + ", ".join(f"seed {s} {x}" for s, x in sorted(v.items())))
+    if json_path:
+        Path(json_path).write_text(json.dumps({"seeds": seeds, "verdicts": verdicts,
+                                               "flaky": sorted(flaky)}, indent=1))
+    return EXIT_MISMATCH if flaky or any(c != EXIT_OK for c in codes) else EXIT_OK
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    from verify.runner import Progress, run_claims
-    from verify.solverset import parse_solver_spec
+    from convcheck.verify.runner import Progress, run_claims
+
+    if getattr(args, "seeds", None):
+        return cmd_verify_seeds(args)
+    from convcheck.verify.solverset import parse_solver_spec
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -182,18 +269,67 @@ def _finish(store: Any, run_id: str, results: list[Any], args: argparse.Namespac
         print(f"  MISMATCH {r.claim_id}: {r.verdict} (expected {r.expected}): "
               f"{textwrap.shorten(r.evidence.summary, 240)}")
     if args.json:
-        from reports.render import results_json
+        from convcheck.reports.render import results_json
 
         data = results_json(store, run_id)
         data["results"] = [x for x in data["results"] if x["claim"] in {r.claim_id for r in results}]
         Path(args.json).write_text(json.dumps(data, indent=1))
         print(f"results JSON: {args.json}")
     if args.report:
-        from reports.render import write_report
+        from convcheck.reports.render import write_report
 
         paths = write_report(store, run_id, args.report)
         print(f"report: {paths['html']} (also {paths['markdown'].name}, {paths['json'].name})")
     print("all verdicts match their expectations" if not bad else f"{len(bad)} verdict(s) differ from expectations")
+    return EXIT_OK if not bad else EXIT_MISMATCH
+
+
+def cmd_controls(args: argparse.Namespace) -> int:
+    """Run every selected claim's controls: exit 0 only when each negative control is detected
+    (REFUTED with the differential off), each positive control HOLDS, and every claim has a
+    control or a stated waiver."""
+    from convcheck.verify.controls import run_control
+
+    claims = select(args.patterns, paper=args.paper, kind=args.kind, tier=args.tier)
+    if not claims:
+        raise UsageError("no claims selected")
+    store = open_store(args.db)
+    run_id = store.new_run(seed=args.seed, tier=args.tier, argv=sys.argv[1:], kind="controls")
+    bad: list[str] = []
+    total = sum(len(c.controls) for c in claims)
+    print(f"convcheck: {total} controls of {len(claims)} claims (tier {args.tier}, seed {args.seed}) "
+          f"-> run {run_id} in {args.db}", file=sys.stderr)
+    done = 0
+    try:
+        for c in claims:
+            if not c.controls:
+                line = f"  {'waived' if c.controls_waived else 'MISSING'} {c.id}: " + (
+                    c.controls_waived or "no control and no controls_waived")
+                if not c.controls_waived:
+                    bad.append(line)
+                if not args.quiet or not c.controls_waived:
+                    print(line)
+                continue
+            for ctl in c.controls:
+                out = run_control(c, ctl, seed=args.seed, tier=args.tier)
+                store.add_control(run_id, out)
+                done += 1
+                word = ("detected" if out.ok else "NOT DETECTED") if ctl.kind == "negative" else (
+                    "holds" if out.ok else "DOES NOT HOLD")
+                line = (f"[{done}/{total}] {ctl.kind} {c.id} :: {ctl.name}: {word} ({out.verdict}, "
+                        f"{out.elapsed_s:.1f}s)")
+                if not out.ok:
+                    bad.append(line + f": {textwrap.shorten(out.summary, 200)}")
+                if not args.quiet or not out.ok:
+                    print(line, flush=True)
+    except KeyboardInterrupt:
+        store.finish_run(run_id, "interrupted")
+        return 130
+    store.finish_run(run_id)
+    print(f"\n{done} controls run; " + (f"{len(bad)} failed:" if bad else "every negative control was "
+          "detected and every positive control holds"))
+    for line in bad:
+        print(line)
     return EXIT_OK if not bad else EXIT_MISMATCH
 
 
@@ -224,8 +360,19 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"solvers:  {', '.join(claim.uses)}")
     if claim.counterexample:
         print(f"pinned counterexample: {dict(claim.counterexample)}")
+    if claim.finding:
+        print(f"finding:  {claim.finding}")
+    last = {}
     if Path(args.db).exists():
         store = open_store(args.db, create=False)
+        last = store.control_outcomes(claim.id)
+    for ctl in claim.controls:
+        o = last.get((claim.id, ctl.name))
+        seen = f"last: {o['verdict']} ({'ok' if o['ok'] else 'FAILED'}, run {o['run']})" if o else "not run yet"
+        print(f"control:  {ctl.kind} {ctl.name}: {ctl.description} [{seen}]")
+    if claim.controls_waived:
+        print(f"controls waived: {claim.controls_waived}")
+    if Path(args.db).exists():
         hist = store.history(claim.id)
         if hist:
             print("recent results:")
@@ -237,12 +384,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from reports.render import write_report
+    from convcheck.reports.render import write_report
 
     store = open_store(args.db, create=False)
     run_id = store.resolve_run(args.run, kind="bench" if args.bench else "verify")
     if store.run(run_id)["kind"] == "bench":
-        from verify.bench import write_stored_report
+        from convcheck.reports.bench_report import write_stored_report
 
         paths = write_stored_report(args.db, run_id, args.out)
         print(f"benchmark report of run {run_id}: {paths.get('html', args.out)}")
@@ -258,7 +405,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     a, b = store.resolve_run(args.run_a, kind=kind), store.resolve_run(args.run_b, kind=kind)
     kinds = {store.run(a)["kind"], store.run(b)["kind"]}
     if kinds == {"bench"}:
-        from verify.bench import compare_bench_runs
+        from convcheck.verify.bench import compare_bench_runs
 
         regs, changes = compare_bench_runs(store, a, b)
         print(f"compare benchmarks {a} -> {b} (a slowdown counts only when the min-median ranges "
@@ -305,9 +452,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from verify.claims import load_registry
-    from verify.engine import replay
-    from verify.solverset import SolverSet, parse_solver_spec
+    from convcheck.verify.claims import load_registry
+    from convcheck.verify.engine import replay
+    from convcheck.verify.solverset import SolverSet, parse_solver_spec
 
     path = Path(args.file)
     try:
@@ -352,12 +499,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_test_solver(args: argparse.Namespace) -> int:
-    from verify.solverset import parse_solver_spec
+    from convcheck.verify.solverset import parse_solver_spec
 
     spec = f"{args.family}={args.target}"
     parse_solver_spec(spec)  # validates family and target (exit 2 on a bad spec)
     claims = select(args.patterns, paper=args.paper, kind=args.kind, tier=args.tier)
-    using = [c for c in claims if args.family in c.uses]
+    observed = _observed_uses(args.db)
+    using = [c for c in claims if args.family in c.uses or args.family in observed.get(c.id, ())]
     if not using:
         raise UsageError(f"no selected claim uses solver family {args.family!r}; "
                          f"see `convcheck solvers` for the claims of each family")
@@ -389,19 +537,36 @@ def _print_substitution(args: argparse.Namespace) -> None:
           "tolerance: " + rows[0][1]["tolerance"] + ")")
 
 
+def _observed_uses(db: str | None) -> dict[str, list[str]]:
+    """Claim id -> families its check was seen to call (latest stored result), if ``db`` exists."""
+    if not db or not Path(db).exists():
+        return {}
+    try:
+        store = open_store(db, create=False)
+    except StoreError:
+        return {}
+    try:
+        return store.observed_uses()
+    finally:
+        store.close()
+
+
 def cmd_solvers(args: argparse.Namespace) -> int:
-    from solvers.registry import PROTOCOLS, REFERENCE, load_all
-    from verify.claims import load_registry
-    from verify.solverset import installed_plugins
+    from convcheck.solvers.registry import PROTOCOLS, REFERENCE, load_all
+    from convcheck.verify.claims import load_registry
+    from convcheck.verify.solverset import installed_plugins
 
     load_all()
     reg = load_registry()
+    observed = _observed_uses(args.db)
     rows = []
     for fam in sorted(REFERENCE):
         fn = REFERENCE[fam]
+        seen = sorted(cid for cid, fams in observed.items() if fam in fams and cid in reg)
         rows.append({"family": fam, "reference": f"{fn.__module__}:{fn.__qualname__}",
                      "protocol": PROTOCOLS[fam].__name__ if fam in PROTOCOLS else None,
-                     "claims": sorted(c.id for c in reg.values() if fam in c.uses)})
+                     "claims": sorted({c.id for c in reg.values() if fam in c.uses} | set(seen)),
+                     "claims_observed": seen})
     plugins = installed_plugins()
     if args.format == "json":
         print(json.dumps({"families": rows, "plugins": plugins}, indent=1))
@@ -414,13 +579,15 @@ def cmd_solvers(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from verify.bench import run_bench
+    from convcheck.reports.bench_report import write_bench_report
+    from convcheck.verify.bench import run_bench
 
-    return int(run_bench(args))
+    return int(run_bench(args, write_report=write_bench_report))
 
 
 COMMANDS = {
     "bench": cmd_bench,
+    "controls": cmd_controls,
     "test-solver": cmd_test_solver,
     "solvers": cmd_solvers,
     "list": cmd_list,
@@ -433,13 +600,13 @@ COMMANDS = {
 
 
 def _report_load_errors() -> bool:
-    from verify.claims import LOAD_ERRORS, load_registry
+    from convcheck.verify.claims import LOAD_ERRORS, load_registry
 
     load_registry()
     for mod, err in LOAD_ERRORS.items():
-        last = err.strip().splitlines()[-1]
-        print(f"convcheck: warning: theorem module {mod} failed to import; its claims are "
-              f"missing: {last}", file=sys.stderr)
+        first = err.strip().splitlines()[0]
+        print(f"convcheck: error: paper module {mod} failed to import; its claims are "
+              f"missing: {first}", file=sys.stderr)
     return bool(LOAD_ERRORS)
 
 
@@ -447,10 +614,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        broken = _report_load_errors() if args.command in ("list", "verify", "test-solver") else False
+        add_paper_modules(getattr(args, "papers", []))
+        broken = (_report_load_errors() if args.command in ("list", "verify", "test-solver", "controls")
+                  else False)
         code = int(COMMANDS[args.command](args))
-        if broken and args.command in ("verify", "test-solver") and code == EXIT_OK:
-            code = EXIT_MISMATCH
+        if broken and args.command in ("verify", "test-solver", "controls"):
+            code = EXIT_USAGE  # a paper that does not import was not verified: never a pass
         return code
     except (UsageError, SelectionError, StoreError, SolverSpecError) as e:
         print(f"convcheck: error: {e}", file=sys.stderr)

@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from verify.claims import Claim
-from verify.families import Choice, Family, Fixed, Float, Int
-from verify.model import Counterexample, Evidence, Figure, Result, Series, Verdict
-from verify.solverset import SolverSet
+from convcheck.verify.claims import Claim
+from convcheck.verify.families import Choice, Family, Fixed, Float, Int
+from convcheck.verify.model import Counterexample, Evidence, Figure, Result, Series, Verdict
+from convcheck.verify.solverset import SolverSet
+from convcheck.verify.verdict import Tally, decide
 
 
 def claim_seed(run_seed: int, claim_id: str) -> int:
@@ -56,9 +57,9 @@ def run_check(claim: Claim, params: Mapping[str, Any], solvers: SolverSet, tier:
         if not isinstance(res, Result):
             raise TypeError(f"check of {claim.id} returned {type(res).__name__}, not Result")
         return Outcome(dict(params), res, None, time.perf_counter() - t0)
-    except ClaimTimeout:
+    except (ClaimTimeout, KeyboardInterrupt):
         raise
-    except Exception:  # noqa: BLE001 - a failing check is reported, never crashes the run
+    except BaseException:  # noqa: BLE001 - SystemExit from a check or substitute is its fault, reported
         return Outcome(dict(params), None, traceback.format_exc(limit=8), time.perf_counter() - t0)
 
 
@@ -298,14 +299,13 @@ def evaluate(
     failures = [o for o in outcomes if _fails(o)]
     undecided = [o for o in outcomes if o.result is not None and o.result.ok is None]
     decided = [o for o in outcomes if o.result is not None]
+    verdict = decide(Tally(len(errors), len(failures), len(undecided), len(decided), stopped_early))
 
     cx: Counterexample | None = None
-    if errors:
-        verdict = Verdict.ERROR
+    if verdict == Verdict.ERROR:
         first = errors[0]
         summary = f"check raised on params {first.params}: {first.error.strip().splitlines()[-1]}"  # type: ignore[union-attr]
-    elif failures:
-        verdict = Verdict.REFUTED
+    elif verdict == Verdict.REFUTED:
         # prefer the pinned counterexample when it still fails; otherwise shrink the first
         if pinned is not None and _fails(pinned):
             minimal = pinned
@@ -316,17 +316,15 @@ def evaluate(
         cx = Counterexample(claim.id, minimal.params, r.detail, r.ratio, _describe(claim, minimal.params, tier))
         summary = (f"violated on {len(failures)} of {len(decided)} instances; minimal "
                    f"counterexample {minimal.params}: {r.detail}")
-    elif stopped_early and not decided:
-        verdict = Verdict.INCONCLUSIVE
-        summary = f"time limit {limit:.0f}s reached before any instance finished"
-    elif undecided or stopped_early:
-        verdict = Verdict.INCONCLUSIVE
+    elif verdict == Verdict.INCONCLUSIVE and not decided:
+        summary = (f"time limit {limit:.0f}s reached before any instance finished" if stopped_early
+                   else "no instance was decided")
+    elif verdict == Verdict.INCONCLUSIVE:
         reasons = [o.result.detail for o in undecided[:2] if o.result is not None]
         if stopped_early:
             reasons.append(f"time limit {limit:.0f}s stopped the run after {len(decided)} instances")
         summary = f"{len(undecided)} of {len(decided)} instances undecided: " + "; ".join(reasons)
     else:
-        verdict = Verdict.HOLDS
         summary = f"holds on all {len(decided)} instances"
 
     ratios = [(o.result.ratio, o) for o in decided
@@ -365,12 +363,13 @@ def evaluate(
         tier=tier,
         error=errors[0].error if errors else None,
         substitution=solvers.substitution_report(),
+        solvers_called=sorted(solvers.called),
     )
 
 
 def _describe(claim: Claim, params: Mapping[str, Any], tier: str) -> dict[str, Any] | None:
     """A JSON view of the built counterexample instance (arrays as nested lists)."""
-    from verify.serialize import to_jsonable
+    from convcheck.verify.serialize import to_jsonable
 
     try:
         inst = claim.family.instance(params, tier)

@@ -34,6 +34,20 @@ class Expect(StrEnum):
     INCONCLUSIVE = "INCONCLUSIVE"
 
 
+class Finding(StrEnum):
+    """The grade of a claim expected REFUTED.
+
+    ``typo``: a sign, factor, index or constant is wrong; the paper's conclusion survives the
+    fix, and the corrected statement is a HOLDS claim beside it.  ``substantive``: the
+    conclusion itself fails.  ``reading``: false only under one reading of an ambiguous text;
+    the other reading's claim sits beside it.
+    """
+
+    TYPO = "typo"
+    SUBSTANTIVE = "substantive"
+    READING = "reading"
+
+
 class Kind(StrEnum):
     IDENTITY = "identity"
     INEQUALITY = "inequality"
@@ -240,11 +254,15 @@ class Evidence:
     tier: str = "fast"
     error: str | None = None
     substitution: list[dict[str, Any]] = field(default_factory=list)
+    #: solver families the check called (observed by the SolverSet), sorted
+    solvers_called: list[str] = field(default_factory=list)
 
     def matches(self, expected: str) -> bool:
         """The verdict is the expected one and every substituted solver agreed with the
         reference without faults."""
-        return str(self.verdict) == str(expected) and all(s.get("agrees", True) for s in self.substitution)
+        from convcheck.verify.verdict import matches
+
+        return matches(self.verdict, expected, self.substitution)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -264,6 +282,7 @@ class Evidence:
             "tier": self.tier,
             "error": self.error,
             "substitution": _clean(self.substitution),
+            "solvers_called": list(self.solvers_called),
         }
 
     @staticmethod
@@ -322,6 +341,7 @@ class Evidence:
             tier=d.get("tier", "fast"),
             error=d.get("error"),
             substitution=d.get("substitution") or [],
+            solvers_called=list(d.get("solvers_called") or []),
         )
 
 

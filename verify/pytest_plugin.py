@@ -4,7 +4,7 @@ Each item evaluates one claim (tier from ``--claims-tier``, seed from ``--claims
 and passes when its verdict matches the registry's expectation, so users get JUnit XML,
 ``-k`` selection and the rest of pytest for free::
 
-    pytest --claims 'mdp.*' --junitxml=claims.xml
+    pytest --claims 'mypaper.*' --junitxml=claims.xml
 """
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ class ClaimItem(pytest.Item):
         self.evidence: Any = None
 
     def runtest(self) -> None:
-        from verify.claims import load_registry
-        from verify.engine import evaluate
+        from convcheck.verify.claims import load_registry
+        from convcheck.verify.engine import evaluate
 
         claim = load_registry()[self.claim_id]
         cfg = self.config
         self.evidence = evaluate(claim, seed=cfg.getoption("--claims-seed"),
                                  tier=cfg.getoption("--claims-tier"))
-        if str(self.evidence.verdict) != str(claim.expect):
+        if not self.evidence.matches(str(claim.expect)):
             raise ClaimMismatch(claim, self.evidence)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
@@ -69,7 +69,7 @@ class ClaimsCollector(pytest.Collector):
         self.pattern = pattern
 
     def collect(self) -> Iterator[ClaimItem]:
-        from verify.claims import select
+        from convcheck.verify.claims import select
 
         pats = [] if self.pattern in ("*", "") else [self.pattern]
         for c in select(pats, tier=self.config.getoption("--claims-tier")):

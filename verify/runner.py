@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, TextIO
 
-from verify.claims import Claim, load_registry
-from verify.engine import ClaimTimeout, evaluate
-from verify.model import Evidence, Verdict
-from verify.solverset import SolverSet, parse_solver_spec
-from verify.store import Store
+from convcheck.verify.claims import Claim, load_registry
+from convcheck.verify.engine import ClaimTimeout, evaluate
+from convcheck.verify.model import Evidence, Verdict
+from convcheck.verify.solverset import SolverSet, parse_solver_spec
+from convcheck.verify.store import Store
 
 GRACE_S = 30.0
 

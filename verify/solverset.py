@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from solvers.registry import REFERENCE, load_all
+from convcheck.solvers.registry import REFERENCE, load_all
 
 
 class SolverSpecError(ValueError):
@@ -101,7 +101,7 @@ class SolverSet:
 
     def __init__(self, overrides: Mapping[str, Callable[..., Any]] | None = None, *,
                  differential: bool = True):
-        from verify.substitute import DifferentialProxy
+        from convcheck.verify.substitute import DifferentialProxy
 
         load_all()
         self._raw = dict(overrides or {})
@@ -109,6 +109,8 @@ class SolverSet:
         if unknown:
             raise SolverSpecError(f"unknown solver families {sorted(unknown)}")
         self._differential = differential
+        #: solver families the check called through this set, observed (not declared)
+        self.called: set[str] = set()
         self._overrides: dict[str, Callable[..., Any]] = {
             fam: (DifferentialProxy(fam, fn, REFERENCE[fam]) if differential else fn)
             for fam, fn in self._raw.items()
@@ -123,7 +125,7 @@ class SolverSet:
         return dict(self._raw)
 
     def substitution_report(self) -> list[dict[str, Any]]:
-        from verify.substitute import DifferentialProxy
+        from convcheck.verify.substitute import DifferentialProxy
 
         return [p.report() for p in self._overrides.values()
                 if isinstance(p, DifferentialProxy) and p.stats.calls > 0]
@@ -135,9 +137,12 @@ class SolverSet:
         if family.startswith("_"):
             raise AttributeError(family)
         if family in self._overrides:
+            self.called.add(family)
             return self._overrides[family]
         try:
-            return REFERENCE[family]
+            fn = REFERENCE[family]
+            self.called.add(family)
+            return fn
         except KeyError:
             raise AttributeError(
                 f"no solver family {family!r}; registered: {', '.join(sorted(REFERENCE))}"

@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from verify.model import Evidence
+from convcheck.verify.model import Evidence
 
 SCHEMA_VERSION = 1
 APP_ID = 0x63636B31  # "cck1", stored in PRAGMA application_id
@@ -51,6 +51,17 @@ CREATE TABLE IF NOT EXISTS results (
     claim TEXT NOT NULL,
     PRIMARY KEY (run_id, claim_id)
 );
+CREATE TABLE IF NOT EXISTS controls (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    claim_id TEXT NOT NULL,
+    control TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    elapsed_s REAL NOT NULL,
+    PRIMARY KEY (run_id, claim_id, control)
+);
 CREATE TABLE IF NOT EXISTS benchmarks (
     run_id TEXT NOT NULL REFERENCES runs(id),
     core TEXT NOT NULL,
@@ -75,10 +86,17 @@ class StoredResult:
     paper: str
     verdict: str
     expected: str
-    matches: bool
+    stored_matches: bool  # what the rule said when the row was written (kept for audit)
     elapsed_s: float
     evidence: Evidence
     claim: dict[str, Any]
+
+    @property
+    def matches(self) -> bool:
+        """The verdict rule applied to the stored inputs (verdict, expectation, substitution)."""
+        from convcheck.verify.verdict import matches
+
+        return matches(self.verdict, self.expected, self.evidence.substitution)
 
 
 def _git_commit() -> str | None:
@@ -100,7 +118,7 @@ def environment_info() -> dict[str, Any]:
             pkgs[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pkgs[name] = None
-    from verify import __version__
+    from convcheck.verify import __version__
 
     return {
         "suite_version": __version__,
@@ -213,6 +231,44 @@ class Store:
     def done_claims(self, run_id: str) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT claim_id FROM results WHERE run_id = ?", (run_id,))}
 
+    # -- controls -------------------------------------------------------------
+    def add_control(self, run_id: str, outcome: Any) -> None:
+        """Store one :class:`~convcheck.verify.controls.ControlOutcome`."""
+        with self._tx():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO controls VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, outcome.claim, outcome.name, outcome.kind, outcome.verdict, int(outcome.ok),
+                 outcome.summary, outcome.elapsed_s))
+
+    def control_outcomes(self, claim_id: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+        """The latest stored outcome of each (claim, control), optionally of one claim."""
+        q = ("SELECT c.claim_id, c.control, c.kind, c.verdict, c.ok, c.summary, c.run_id, u.started "
+             "FROM controls c JOIN runs u ON u.id = c.run_id")
+        args: tuple[Any, ...] = ()
+        if claim_id is not None:
+            q += " WHERE c.claim_id = ?"
+            args = (claim_id,)
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for cid, name, kind, verdict, ok, summary, run_id, _ in self.conn.execute(q + " ORDER BY u.started", args):
+            out[(cid, name)] = {"kind": kind, "verdict": verdict, "ok": bool(ok), "summary": summary,
+                                "run": run_id}
+        return out
+
+    def observed_uses(self) -> dict[str, list[str]]:
+        """Claim id -> the solver families its check called in its latest stored result."""
+        rows = self.conn.execute(
+            "SELECT r.claim_id, r.evidence FROM results r JOIN runs u ON u.id = r.run_id "
+            "ORDER BY u.started").fetchall()
+        out: dict[str, list[str]] = {}
+        for cid, ev in rows:
+            try:
+                called = json.loads(ev).get("solvers_called")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(called, list):
+                out[cid] = [str(x) for x in called]
+        return out
+
     def history(self, claim_id: str, limit: int = 10) -> list[StoredResult]:
         rows = self.conn.execute(
             "SELECT r.run_id FROM results r JOIN runs u ON u.id = r.run_id WHERE r.claim_id = ? "
@@ -239,8 +295,8 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")  # a failed BEGIN opened nothing to roll back
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
             yield
             self.conn.execute("COMMIT")
         except BaseException:
@@ -272,13 +328,17 @@ def open_store(path: str | os.PathLike[str] = "convcheck.sqlite", *, create: boo
         if header != b"SQLite format 3\x00":
             raise StoreError(f"{p} is not an SQLite database (convcheck leaves it untouched)")
         try:
-            ro = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            # a file: URI with the path percent-encoded (a raw '#', '?' or '%' would change it)
+            ro = sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True)
             app = ro.execute("PRAGMA application_id").fetchone()[0]
             tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             ro.close()
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{p} is not a readable SQLite database: {e}") from e
-        if app != APP_ID and tables:
+        if app != APP_ID:
+            if not tables:
+                raise StoreError(f"{p} is an SQLite database that is not convcheck's (application_id "
+                                 f"{app}); convcheck leaves it untouched")
             raise StoreError(
                 f"{p} is an SQLite database of another application (tables: "
                 f"{', '.join(sorted(tables))}); convcheck leaves it untouched"

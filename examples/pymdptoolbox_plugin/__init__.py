@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from solvers.mdp import PolicyValues, TabularMDP
+from convcheck.solvers.mdp import PolicyValues, TabularMDP
 
 
 def policy_evaluation(mdp: TabularMDP, pi: np.ndarray) -> PolicyValues:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from verify import bench as B
+from convcheck.verify import bench as B
 
 pytestmark = pytest.mark.bench
 
@@ -31,12 +31,12 @@ B.set_threads(int(os.environ.get("CONVCHECK_BENCH_THREADS", "1")))
 @functools.cache
 def _case(core: str, size: int) -> B.Case:
     backends = ["numpy", "torch-cpu"] + (["torch-cuda"] if B.cuda_available() else [])
-    return B.CORES[core].build(size, B.Context(quick=True, backends=backends, peers=True))
+    return B.load_cores()[core].build(size, B.Context(quick=True, backends=backends, peers=True))
 
 
 def _params() -> list[Any]:
     out = []
-    for name, core in B.CORES.items():
+    for name, core in B.load_cores().items():
         for size in core.sizes_quick[:2]:
             out.append(pytest.param(name, size, id=f"{name}-{size}"))
     return out

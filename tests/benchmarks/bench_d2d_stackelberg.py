@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers import d2d_pricing as dp
-from solvers import stackelberg_games as sg
+from convcheck.solvers import d2d_pricing as dp
+from convcheck.solvers import stackelberg_games as sg
 
 pytestmark = pytest.mark.bench
 

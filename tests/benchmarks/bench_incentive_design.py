@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers import incentive as inc
+from convcheck.solvers import incentive as inc
 
 pytestmark = pytest.mark.bench
 

@@ -16,8 +16,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from solvers import mean_field as mf
-from solvers import neural_ac as nac
+from convcheck.solvers import mean_field as mf
+from convcheck.solvers import neural_ac as nac
 
 pytestmark = pytest.mark.bench
 

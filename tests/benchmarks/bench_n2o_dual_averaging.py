@@ -1,4 +1,4 @@
-"""Benchmarks of the n2o_dual_averaging cores (issue 7).
+"""Benchmarks of the n2o_dual_averaging cores (Appendix D spectral gaps and the N2O step of Appendix B).
 
 * sigma_2 of W_N(G) for the 1000x1000 grid (N = 10^6): target < 30 s; checked against the
   exact Cartesian-product value;
@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import torch
 
-from solvers import dual_averaging as da
-from solvers import graphs as gr
+from convcheck.solvers import dual_averaging as da
+from convcheck.solvers import graphs as gr
 
 pytestmark = pytest.mark.bench
 

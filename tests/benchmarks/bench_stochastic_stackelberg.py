@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from solvers import stochastic_stackelberg as ss
+from convcheck.solvers import stochastic_stackelberg as ss
 
 pytestmark = pytest.mark.bench
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from solvers import d2d_pricing as dp
-from solvers import stackelberg_games as sg
+from convcheck.solvers import d2d_pricing as dp
+from convcheck.solvers import stackelberg_games as sg
 
 
 def follower_power_unclipped(prob: dp.FollowerProblem) -> np.ndarray:

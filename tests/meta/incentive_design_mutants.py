@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from solvers import incentive as inc
+from convcheck.solvers import incentive as inc
 
 
 def evaluation_ignores_payments(follower: inc.Follower, x_i: np.ndarray, pi: np.ndarray) -> inc.FollowerValues:

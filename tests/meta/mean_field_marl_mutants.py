@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from solvers import mean_field as mf
+from convcheck.solvers import mean_field as mf
 
 
 def _transition(system: mf.MeanFieldSystem, mode: str) -> sp.csr_matrix:

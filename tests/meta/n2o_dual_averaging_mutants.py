@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from solvers import dual_averaging as da
-from solvers import graphs as gr
+from convcheck.solvers import dual_averaging as da
+from convcheck.solvers import graphs as gr
 
 
 def gossip_row_normalised(g: gr.Graph, kind: str = "max_degree",

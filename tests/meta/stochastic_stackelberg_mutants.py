@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from solvers import stochastic_stackelberg as ss
-from solvers.mdp import soft_value_iteration
+from convcheck.solvers import stochastic_stackelberg as ss
+from convcheck.solvers.mdp import soft_value_iteration
 
 
 def soft_br_wrong_temperature(game: ss.StochasticStackelbergGame, theta1: np.ndarray, *,

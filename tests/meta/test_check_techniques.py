@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from verify import checks
-from verify.model import Tolerance
+from convcheck.verify import checks
+from convcheck.verify.model import Tolerance
 
 RNG = lambda: np.random.default_rng(0)  # noqa: E731
 

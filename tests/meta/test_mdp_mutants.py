@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from convcheck.verify.claims import load_registry
+from convcheck.verify.engine import evaluate
+from convcheck.verify.model import Verdict
+from convcheck.verify.solverset import SolverSet
 from tests.meta.mdp_mutants import MUTANTS
-from verify.claims import load_registry
-from verify.engine import evaluate
-from verify.model import Verdict
-from verify.solverset import SolverSet
 
 
 @pytest.mark.parametrize("family, mutant, claim_id", MUTANTS,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from convcheck.verify.cli import main
 from tests.meta.mdp_mutants import GARBAGE
-from verify.cli import main
 
 
 def _all_mutants() -> list[tuple[str, Any, str]]:
@@ -60,7 +60,7 @@ def test_garbage_substitute_is_reported_by_name(family: str, mutant: Any, messag
 
 def test_reference_is_not_flagged(tmp_path: Path) -> None:
     """Control: the reference itself, substituted for itself, passes with agreement."""
-    from solvers import mdp
+    from convcheck.solvers import mdp
 
     assert _test_solver(tmp_path, "policy_evaluation", mdp.policy_evaluation) == 0
 

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from reports.figures import figure_svg
-from verify.model import Figure, Grid, Series
+from convcheck.reports.figures import figure_svg
+from convcheck.verify.model import Figure, Grid, Series
 
 
 def _peaks() -> Grid:
@@ -54,7 +54,7 @@ def test_bad_grids_and_kinds_are_refused() -> None:
 
 
 def test_grid_figures_survive_the_evidence_round_trip() -> None:
-    from verify.model import Evidence, Verdict
+    from convcheck.verify.model import Evidence, Verdict
 
     fig = Figure("Fig. 6", "column", "row", (Series("fire", [1.0], [0.0], style="rx"),), kind="heatmap",
                  grids=(Grid("robot 1", [0.0, 1.0], [0.0], [[0.25, float("nan")]]),))

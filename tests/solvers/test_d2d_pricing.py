@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from solvers import d2d_pricing as dp
+from convcheck.solvers import d2d_pricing as dp
 
 
 def _net(seed: int = 0, M: int = 3, N: int = 5) -> dp.ReuseNetwork:

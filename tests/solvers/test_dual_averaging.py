@@ -6,8 +6,8 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from solvers import dual_averaging as da
-from solvers import graphs as gr
+from convcheck.solvers import dual_averaging as da
+from convcheck.solvers import graphs as gr
 
 
 def _cvx_prox(z: np.ndarray, beta: float, fs: da.FeasibleSet) -> np.ndarray:

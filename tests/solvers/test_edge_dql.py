@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from solvers import edge_dql as ed
-from solvers.mdp import bellman_operator, value_iteration
+from convcheck.solvers import edge_dql as ed
+from convcheck.solvers.mdp import bellman_operator, value_iteration
 
 
 def test_tables_are_consistent() -> None:

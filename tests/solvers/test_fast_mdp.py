@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from solvers import fast_mdp as F
-from solvers import mdp as M
-from solvers.registry import REFERENCE
+from convcheck.solvers import fast_mdp as F
+from convcheck.solvers import mdp as M
+from convcheck.solvers.registry import REFERENCE
 
 
 def _mdp(seed: int = 0, S: int = 6, A: int = 3, gamma: float = 0.9, density: float = 0.6) -> M.TabularMDP:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from solvers import graphs as gr
+from convcheck.solvers import graphs as gr
 
 
 def test_grid_is_cartesian_product_of_k_paths() -> None:

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from solvers import incentive as inc
-from solvers.mdp import TabularMDP, policy_evaluation, random_mdp, value_iteration
+from convcheck.solvers import incentive as inc
+from convcheck.solvers.mdp import TabularMDP, policy_evaluation, random_mdp, value_iteration
 
 
 def _random_problem(seed: int, n: int = 2, S: int = 3, A: int = 2, gamma: float = 0.8,
@@ -263,7 +263,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
 
 def test_tabular_mdp_cross_check_softmax_gradient() -> None:
     """Our follower gradient equals the lead's policy_gradient (softmax with temperature)."""
-    from solvers.mdp import policy_gradient
+    from convcheck.solvers.mdp import policy_gradient
 
     rng = np.random.default_rng(4)
     m = random_mdp(rng, 4, 3, 0.9)

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from solvers import mdp as M
+from convcheck.solvers import mdp as M
 
 
 def _mdp(seed: int = 0, S: int = 5, A: int = 3, gamma: float = 0.9) -> M.TabularMDP:

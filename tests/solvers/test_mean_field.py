@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from solvers import mean_field as mf
+from convcheck.solvers import mean_field as mf
 
 
 @pytest.fixture(scope="module")

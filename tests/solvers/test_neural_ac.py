@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from solvers import mean_field as mf
-from solvers import neural_ac as nac
+from convcheck.solvers import mean_field as mf
+from convcheck.solvers import neural_ac as nac
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers import stackelberg_games as sg
+from convcheck.solvers import stackelberg_games as sg
 
 
 @pytest.mark.parametrize("m", [2, 3, 5])

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from solvers import stochastic_stackelberg as ss
-from solvers.mdp import TabularMDP, entropy_regularised_evaluation
+from convcheck.solvers import stochastic_stackelberg as ss
+from convcheck.solvers.mdp import TabularMDP, entropy_regularised_evaluation
 
 
 def _game(S=3, A1=2, A2=3, gamma=0.8, lam=0.4, seed=0, **kw) -> ss.StochasticStackelbergGame:

@@ -8,11 +8,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-import theorems.d2d_stackelberg  # noqa: F401  (registers the claims)
-from solvers import d2d_pricing as dp
-from verify.claims import REGISTRY
-from verify.engine import evaluate
-from verify.solverset import SolverSet
+import convcheck.theorems.d2d_stackelberg  # noqa: F401  (registers the claims)
+from convcheck.solvers import d2d_pricing as dp
+from convcheck.verify.claims import REGISTRY
+from convcheck.verify.engine import evaluate
+from convcheck.verify.solverset import SolverSet
+from tests.theorems.expectations import assert_meets_expectation
 
 PAPER = "d2d_stackelberg"
 CLAIMS = sorted((c for c in REGISTRY.values() if c.paper == PAPER), key=lambda c: c.id)
@@ -47,8 +48,7 @@ def _params(c):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("claim", _params(None))
 def test_claim_meets_expectation(claim) -> None:  # type: ignore[no-untyped-def]
-    ev = evaluate(claim, seed=0, tier="fast")
-    assert str(ev.verdict) == str(claim.expect), ev.summary
+    assert_meets_expectation(claim, evaluate(claim, seed=0, tier="fast"))
 
 
 @pytest.mark.parametrize("claim", [c for c in CLAIMS if c.counterexample is not None],
@@ -93,7 +93,7 @@ def test_planted_bug_case4_printed_root_is_caught() -> None:
 
 
 def test_planted_bug_stage_value_of_wrong_agent_is_caught() -> None:
-    from solvers import stackelberg_games as sg
+    from convcheck.solvers import stackelberg_games as sg
 
     def swapped(game, Q, s_next, rewards=None, commitment="mixed", method="auto"):  # type: ignore[no-untyped-def]
         out = sg.stackelberg_sample_operator(game, Q, s_next, rewards, commitment, method)

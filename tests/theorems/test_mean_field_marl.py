@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import theorems.mean_field_marl  # noqa: F401  (registers the claims)
-from solvers import mean_field as mf
-from solvers import neural_ac as nac
-from verify.claims import REGISTRY
-from verify.engine import evaluate
-from verify.solverset import SolverSet
+import convcheck.theorems.mean_field_marl  # noqa: F401  (registers the claims)
+from convcheck.solvers import mean_field as mf
+from convcheck.solvers import neural_ac as nac
+from convcheck.verify.claims import REGISTRY
+from convcheck.verify.engine import evaluate
+from convcheck.verify.solverset import SolverSet
+from tests.theorems.expectations import assert_meets_expectation
 
 PAPER = "mean_field_marl"
 CLAIMS = sorted((c for c in REGISTRY.values() if c.paper == PAPER), key=lambda c: c.id)
@@ -35,8 +36,7 @@ def test_every_required_claim_is_listed() -> None:
 
 @pytest.mark.parametrize("claim", FAST, ids=lambda c: c.id)
 def test_claim_meets_expectation(claim) -> None:  # type: ignore[no-untyped-def]
-    ev = evaluate(claim, seed=0, tier="fast")
-    assert str(ev.verdict) == str(claim.expect), ev.summary
+    assert_meets_expectation(claim, evaluate(claim, seed=0, tier="fast"))
 
 
 @pytest.mark.parametrize(
@@ -105,8 +105,8 @@ def test_planted_bug_transition_ignoring_agents_is_caught() -> None:
 
 
 def test_actor_verdict_rules() -> None:
-    from theorems.mean_field_marl import actor_trend_verdict
-    from verify.checks import Fit
+    from convcheck.theorems.mean_field_marl.studies import actor_trend_verdict
+    from convcheck.verify.checks import Fit
 
     assert actor_trend_verdict([Fit(-0.1, -0.2, -0.02, []), Fit(-0.05, -0.1, -0.02, [])]) is True
     assert actor_trend_verdict([Fit(-0.1, -0.2, -0.02, []), Fit(0.05, 0.01, 0.1, [])]) is False
@@ -122,7 +122,7 @@ def _sign_flipped_actor(system, p0, **kw):  # type: ignore[no-untyped-def]
 
 
 def _small_actor_rate(overrides: dict):  # type: ignore[no-untyped-def]
-    from theorems.mean_field_marl import _actor_rate
+    from convcheck.theorems.mean_field_marl.studies import _actor_rate
 
     claim = REGISTRY[f"{PAPER}.actor_rate"]
     inst = claim.family.instance({"S": 3, "N": 3, "gamma": 0.5, "seed": 0})
@@ -155,7 +155,7 @@ def test_planted_bug_descending_actor_breaks_d16() -> None:
 def test_kink_free_direction_keeps_every_relu_sign_over_the_stencil() -> None:
     """FD references for (4.8) are taken only along directions that cross no ReLU kink; a
     pre-activation placed exactly on a kink is frozen, every other keeps its sign."""
-    from theorems.mean_field_marl import KINK_STENCIL_EXTENT, _kink_free_direction
+    from convcheck.theorems.mean_field_marl.section4 import KINK_STENCIL_EXTENT, _kink_free_direction
 
     space = mf.config_space(3, 3, 3)
     zeta, _ = nac.local_feature_table(space)

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from verify import bench as B
-from verify.store import open_store
+from convcheck.reports.bench_report import write_bench_report, write_stored_report
+from convcheck.verify import bench as B
+from convcheck.verify.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tiny_core(monkeypatch: pytest.MonkeyPatch) -> None:
-    core = B.CORES["policy_evaluation"]
+    core = B.load_cores()["policy_evaluation"]
     tiny = B.Core(core.name, core.title, [12, 24, 48], [12, 24, 48], core.build)
     monkeypatch.setattr(B, "CORES", {"policy_evaluation": tiny})
     monkeypatch.setattr(B, "machine_references", lambda quick: {
@@ -34,7 +35,7 @@ def test_tiny_benchmark_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("CONVCHECK_BENCH_THREADS", "0")  # do not touch the test process's threads
     args = argparse.Namespace(quick=True, device="all", peers=False, core=[], json=str(tmp_path / "rows.json"),
                               db=str(tmp_path / "db.sqlite"), report=str(tmp_path / "rep"))
-    assert B.run_bench(args) == 0
+    assert B.run_bench(args, write_report=write_bench_report) == 0
     rows = json.loads((tmp_path / "rows.json").read_text())
     measured = [r for r in rows if r["core"] == "policy_evaluation"]
     assert {r["size"] for r in measured} == {12, 24, 48}
@@ -62,7 +63,7 @@ def test_tiny_benchmark_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.Monk
 def test_unknown_core_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = argparse.Namespace(quick=True, device="cpu", peers=False, core=["nope"], json=None,
                               db=str(tmp_path / "db.sqlite"), report=None)
-    assert B.run_bench(args) == 2
+    assert B.run_bench(args, write_report=write_bench_report) == 2
     assert "unknown core" in capsys.readouterr().err
 
 
@@ -152,6 +153,6 @@ def test_stored_run_rerenders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("CONVCHECK_BENCH_THREADS", "0")
     db = str(tmp_path / "db.sqlite")
     args = argparse.Namespace(quick=True, device="cpu", peers=False, core=[], json=None, db=db, report=None)
-    assert B.run_bench(args) == 0
-    paths = B.write_stored_report(db, "latest", str(tmp_path / "again"))
+    assert B.run_bench(args, write_report=write_bench_report) == 0
+    paths = write_stored_report(db, "latest", str(tmp_path / "again"))
     assert "policy_evaluation" in paths["html"].read_text()

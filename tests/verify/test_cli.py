@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from verify.cli import main
+from convcheck.verify.cli import main
 
 FAST_SUBSET = ["mdp.performance_difference", "mdp.policy_evaluation_fixed_point"]
 
@@ -51,7 +51,7 @@ def test_verify_report_json_and_compare(tmp_path: Path, capsys: pytest.CaptureFi
     "argv, message",
     [
         (["verify", "mdp.bellman_contractoin"], "did you mean: mdp.bellman_contraction"),
-        (["verify", "--paper", "nonsense"], "invalid choice"),
+        (["verify", "--paper", "nonsense"], "unknown paper"),
         (["list", "nothing.like.this"], "no claim matches"),
         (["verify", "mdp.bellman_contraction", "--jobs", "0"], "--jobs"),
         (["verify", "mdp.bellman_contraction", "--solver", "nonsense"], "FAMILY=module:attr"),
@@ -95,7 +95,7 @@ def test_replay_malformed_and_valid_files(tmp_path: Path, capsys: pytest.Capture
 
 def test_replay_rejects_bad_parameters_without_a_traceback(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    src = Path(__file__).parents[2] / "theorems" / "counterexamples" / "incentive_design_eq15.json"
+    src = Path(__file__).parents[2] / "theorems" / "incentive_design" / "counterexamples" / "incentive_design_eq15.json"
     data = json.loads(src.read_text())
     data["params"]["tau"] = -1.0  # a temperature the paper forbids
     bad = tmp_path / "bad_tau.json"
@@ -129,9 +129,9 @@ def test_planted_bug_gives_exit_1_and_a_replayable_counterexample(tmp_path: Path
 
 def test_interrupted_run_resumes_without_redoing_finished_claims(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    from verify.claims import select
-    from verify.engine import evaluate
-    from verify.store import open_store
+    from convcheck.verify.claims import select
+    from convcheck.verify.engine import evaluate
+    from convcheck.verify.store import open_store
 
     db = tmp_path / "r.sqlite"
     store = open_store(db)

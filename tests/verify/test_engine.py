@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from verify import checks
-from verify.claims import Claim
-from verify.engine import evaluate, instance_params, replay
-from verify.families import Choice, Family, Float, Int
-from verify.model import Expect, Kind, Result, Source, Verdict
+from convcheck.verify import checks
+from convcheck.verify.claims import Claim
+from convcheck.verify.engine import evaluate, instance_params, replay
+from convcheck.verify.families import Choice, Family, Float, Int
+from convcheck.verify.model import Expect, Kind, Result, Source, Verdict
 
 
 def _family() -> Family:
@@ -110,7 +110,7 @@ def test_pinned_counterexample_is_replayed_first() -> None:
 def test_differential_compare_structure() -> None:
     import scipy.sparse as sp
 
-    from verify.substitute import compare
+    from convcheck.verify.substitute import compare
 
     a = sp.csr_matrix(np.eye(3))
     assert compare(a, a.copy()) == (0.0, None)
@@ -129,7 +129,7 @@ def test_differential_compare_structure() -> None:
 
 
 def test_parameter_ranges_refuse_bools_and_values_outside() -> None:
-    from verify.families import Choice, Float, Int
+    from convcheck.verify.families import Choice, Float, Int
 
     assert Int(1, 3).contains(2) and not Int(1, 3).contains(True) and not Int(1, 3).contains(4)
     assert Float(0.0, 1.0).contains(0.5) and not Float(0.0, 1.0).contains(False)
@@ -139,3 +139,18 @@ def test_parameter_ranges_refuse_bools_and_values_outside() -> None:
 def test_instance_exposes_parameters() -> None:
     inst = _family().instance({"n": 2, "scale": 1.5, "mode": "b", "seed": 3})
     assert inst.mode == "b" and inst.scale == 1.5 and inst.x.size == 2
+
+
+def test_a_substitute_that_raises_systemexit_is_an_error_of_that_claim() -> None:
+    """SystemExit inside a check (a substituted solver calling sys.exit) is the substitute's
+    fault: reported as ERROR for the claim, never a silent exit of the run."""
+    from convcheck.verify.claims import select
+    from convcheck.verify.engine import evaluate
+    from convcheck.verify.solverset import SolverSet
+
+    def exits(*args: object, **kw: object) -> None:
+        raise SystemExit(3)
+
+    claim = select(["mdp.bellman_contraction"])[0]
+    ev = evaluate(claim, seed=0, solvers=SolverSet({"bellman_operator": exits}, differential=False))
+    assert str(ev.verdict) == "ERROR" and "SystemExit" in (ev.error or "")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from verify.claims import LOAD_ERRORS, PAPER_KEYS, load_registry
-from verify.model import Expect
+from convcheck.verify.claims import LOAD_ERRORS, PAPERS, load_registry
+from convcheck.verify.model import Expect
 
 
 def test_every_theorem_module_imports() -> None:
@@ -16,7 +16,7 @@ def test_claims_are_well_formed() -> None:
     assert reg
     for cid, c in reg.items():
         assert cid.startswith(c.paper + "."), cid
-        assert c.paper in PAPER_KEYS
+        assert c.paper in PAPERS
         assert c.source.title and c.source.locator and c.statement, cid
         if c.expect == Expect.REFUTED:
             assert c.counterexample is not None and c.notes, f"{cid}: REFUTED needs a pinned counterexample and notes"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import time
 
-from verify.runner import Progress
+from convcheck.verify.runner import Progress
 
 
 def test_progress_reports_a_long_running_claim_and_stops_when_closed() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from verify.model import Evidence, Verdict
-from verify.store import StoreError, open_store
+from convcheck.verify.model import Evidence, Verdict
+from convcheck.verify.store import StoreError, open_store
 
 CLAIM = {"id": "mdp.x", "paper": "mdp", "locator": "L1"}
 
@@ -54,3 +54,39 @@ def test_missing_database_and_unknown_run(tmp_path: Path) -> None:
         s.resolve_run("latest")
     with pytest.raises(StoreError, match="no run"):
         s.resolve_run("19990101")
+
+
+def test_paths_with_uri_characters_open_the_named_file_only(tmp_path: Path) -> None:
+    """'#', '?' and '%' in a path are part of the file name, never URI syntax."""
+    for name in ("thesis#2.db", "x%41.sqlite", "a?b.sqlite"):
+        s = open_store(tmp_path / name)
+        s.close()
+        again = open_store(tmp_path / name, create=False)  # a real convcheck database reopens
+        again.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == \
+        ["a?b.sqlite", "thesis#2.db", "x%41.sqlite"]
+
+
+def test_a_foreign_database_behind_a_uri_character_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "thesis#2.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE chapters (id INTEGER)")
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    with pytest.raises(StoreError, match="another application"):
+        open_store(other)
+    assert other.read_bytes() == before and not (tmp_path / "thesis").exists()
+
+
+def test_an_empty_database_of_another_application_is_not_adopted(tmp_path: Path) -> None:
+    other = tmp_path / "app.sqlite"
+    con = sqlite3.connect(other)
+    con.execute("PRAGMA application_id = 12345")
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    with pytest.raises(StoreError, match="not convcheck's"):
+        open_store(other)
+    assert other.read_bytes() == before

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from verify.cli import main
+from convcheck.verify.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

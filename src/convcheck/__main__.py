@@ -1,0 +1,5 @@
+"""``python -m convcheck`` runs the command line."""
+
+from convcheck.verify.cli import main
+
+raise SystemExit(main())
