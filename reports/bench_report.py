@@ -150,7 +150,7 @@ def write_stored_report(db: str, run: str | None, out_dir: str) -> dict[str, Pat
     ``latest``), e.g. for ``convcheck report`` of a bench run."""
     from convcheck.verify.store import open_store
 
-    store = open_store(db, create=False)
+    store = open_store(db, readonly=True)
     try:
         run_id = store.resolve_run(run, kind="bench")
         return write_bench_report(store.run(run_id), store.benchmarks(run_id), out_dir)

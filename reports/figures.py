@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+plt.rcParams["svg.fonttype"] = "none"  # text as text: a fraction of the size of glyph paths
+
 
 def _field(grid: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ma.MaskedArray]:
     """x, y and the masked z of a :class:`verify.model.Grid` given as JSON data ("nan" -> blank)."""
@@ -78,7 +80,12 @@ def figure_svg(fig: dict[str, Any]) -> str:
         kind = fig.get("kind", "lines")
         for s in fig["series"]:
             x, y = s.get("x") or [], [float(v) for v in s["y"]]
-            if kind == "hist":
+            if kind == "hist" and fig.get("logx"):
+                pos = [v for v in y if v == v and 0 < v < float("inf")]
+                lo, hi = min([*pos, 1.0]), max([*pos, 1.0])
+                edges = np.logspace(np.log10(lo) - 0.05, np.log10(hi) + 0.05, min(30, max(6, len(pos) // 2)))
+                ax.hist(pos, bins=edges, color="#4477aa", alpha=0.8, label=s["label"])
+            elif kind == "hist":
                 finite = [v for v in y if v == v and abs(v) != float("inf")]
                 spread = (max(finite) - min(finite)) if finite else 0.0
                 scale = max((abs(v) for v in finite), default=1.0)

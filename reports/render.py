@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from convcheck.reports.figures import figure_svg
+from convcheck.reports.math import render as math_html
 from convcheck.verify.store import Store, StoredResult
 
 
@@ -44,6 +45,34 @@ def _fmt(x: Any) -> str:
 
 
 _env.filters["fmt"] = _fmt
+_env.filters["math"] = math_html
+
+
+def _figure_files(out: Path, results: list[StoredResult]) -> dict[str, list[str]]:
+    """Each figure as a standalone SVG under ``figures/`` (for papers and slides); the page
+    links them, so it stays small."""
+    paths: dict[str, list[str]] = {}
+    fdir = out / "figures"
+    for r in results:
+        if not r.evidence.figures or not CLAIM_ID.fullmatch(r.claim_id):
+            continue
+        fdir.mkdir(parents=True, exist_ok=True)
+        for i, fig in enumerate(r.evidence.figures):
+            p = fdir / f"{r.claim_id}-{i + 1}.svg"
+            p.write_text(figure_svg(fig.to_json()))
+            paths.setdefault(r.claim_id, []).append(str(p.relative_to(out)))
+    return paths
+
+
+def _findings(results: list[StoredResult]) -> list[tuple[str, list[StoredResult]]]:
+    """REFUTED results grouped by the claim's finding grade."""
+    order = ("typo", "substantive", "reading", None)
+    groups: dict[str | None, list[StoredResult]] = {g: [] for g in order}
+    for r in results:
+        if r.verdict == "REFUTED":
+            g = r.claim.get("finding")
+            groups.setdefault(g if g in order else None, []).append(r)
+    return [(g or "ungraded", rs) for g, rs in groups.items() if rs]
 
 
 def results_json(store: Store, run_id: str) -> dict[str, Any]:
@@ -85,33 +114,40 @@ def _counterexample_files(out: Path, results: list[StoredResult]) -> dict[str, s
     return paths
 
 
+def _context(store: Store, run_id: str, cx_paths: dict[str, str], fig_paths: dict[str, list[str]]
+             ) -> dict[str, Any]:
+    """What the templates render for the run ``run_id``."""
+    run = store.run(run_id)
+    results = store.results(run_id)
+    controls = store.control_outcomes() if hasattr(store, "control_outcomes") else {}
+    by_paper: dict[str, list[StoredResult]] = defaultdict(list)
+    for r in results:
+        by_paper[r.paper].append(r)
+    mismatches = [r for r in results if not r.matches]
+    return {
+        "run": run,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run["started"])),
+        "totals": dict(Counter(r.verdict for r in results)),
+        "n": len(results),
+        "mismatches": mismatches,
+        "refuted": [r for r in results if r.verdict == "REFUTED"],
+        "papers": [(k, title, by_paper[k]) for k, title in paper_titles(results).items()],
+        "cx_paths": cx_paths,
+        "fig_paths": fig_paths,
+        "findings": _findings(results),
+        "controls": {k: v for k, v in controls.items() if k[0] in {r.claim_id for r in results}},
+        "substituted": [r for r in results if r.evidence.substitution],
+        "bench": store.benchmarks(run_id),
+        "ok": not mismatches,
+    }
+
+
 def write_report(store: Store, run_id: str, out_dir: str | Path) -> dict[str, Path]:
     """Render the run ``run_id`` into ``out_dir``; returns the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    run = store.run(run_id)
     results = store.results(run_id)
-    cx_paths = _counterexample_files(out, results)
-    by_paper: dict[str, list[StoredResult]] = defaultdict(list)
-    for r in results:
-        by_paper[r.paper].append(r)
-    totals = Counter(r.verdict for r in results)
-    mismatches = [r for r in results if not r.matches]
-    refuted = [r for r in results if r.verdict == "REFUTED"]
-    bench = store.benchmarks(run_id)
-    ctx = {
-        "run": run,
-        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run["started"])),
-        "totals": dict(totals),
-        "n": len(results),
-        "mismatches": mismatches,
-        "refuted": refuted,
-        "papers": [(k, title, by_paper[k]) for k, title in paper_titles(results).items()],
-        "cx_paths": cx_paths,
-        "svg": figure_svg,
-        "bench": bench,
-        "ok": not mismatches,
-    }
+    ctx = _context(store, run_id, _counterexample_files(out, results), _figure_files(out, results))
     paths = {
         "html": out / "index.html",
         "markdown": out / "summary.md",
@@ -121,3 +157,48 @@ def write_report(store: Store, run_id: str, out_dir: str | Path) -> dict[str, Pa
     paths["markdown"].write_text(_env.get_template("summary.md.j2").render(**ctx))
     paths["json"].write_text(json.dumps(results_json(store, run_id), indent=1))
     return paths
+
+
+#: GitHub caps a step summary at 1 MiB
+STEP_SUMMARY_MAX = 1024 * 1024
+
+
+def github_actions(results: list[StoredResult], bad: list[StoredResult], *, store: Store | None = None,
+                   run_id: str | None = None, report_dir: str | Path | None = None,
+                   stream: Any = None) -> None:
+    """When ``GITHUB_ACTIONS=true``: one ``::error file=...,line=...::`` annotation per result
+    that does not match its expectation, and the run's summary appended to
+    ``$GITHUB_STEP_SUMMARY`` (rendered from the store when no report was written; truncated
+    to GitHub's 1 MiB with a note)."""
+    import os
+    import sys
+
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    out = stream or sys.stdout
+
+    def esc(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    for r in bad:
+        where = ""
+        if r.claim.get("file"):
+            where = f"file={esc(str(r.claim['file'])).replace(',', '%2C')},line={r.claim.get('line') or 1},"
+        reason = f"{r.verdict} (expected {r.expected}): {r.evidence.summary[:400]}"
+        print(f"::error {where}title=convcheck::{esc(r.claim_id + ': ' + reason)}", file=out)
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    md = Path(report_dir) / "summary.md" if report_dir else None
+    if md is not None and md.exists():
+        text = md.read_text()
+    elif store is not None and run_id is not None:
+        text = _env.get_template("summary.md.j2").render(**_context(store, run_id, {}, {}))
+    else:
+        return
+    data = text.encode()
+    if len(data) > STEP_SUMMARY_MAX:
+        note = "\n\n_(summary truncated to GitHub's 1 MiB limit; the full report is in the artifact)_\n"
+        data = data[: STEP_SUMMARY_MAX - len(note.encode()) - 4].decode(errors="ignore").encode() + note.encode()
+    with open(target, "ab") as fh:
+        fh.write(data + b"\n")

@@ -132,7 +132,6 @@ class SimplexProjectionScaled(Protocol):
     def __call__(self, y: Array, total: float = 1.0) -> Array: ...
 
 
-@reference("simplex_projection_scaled", SimplexProjectionScaled)
 def simplex_projection_scaled(y: Array, total: float = 1.0) -> Array:
     r"""Euclidean projection of each row of ``y`` onto :math:`\{a \ge 0, \sum a = \text{total}\}`:
     :math:`\text{total}\cdot\Pi_\Delta(y/\text{total})` (reuses :func:`solvers.mdp.project_simplex`)."""
@@ -378,6 +377,16 @@ class RandomGossip:
         r""":math:`\mathbb E[W(\tau)^\top W(\tau)] = \sum_k p_k W_k^\top W_k` (exact, dense)."""
         return sum(p * (self.matrix(k).T @ self.matrix(k)) for k, p in enumerate(self.probs))
 
+    def step_matrix(self, k: int) -> Matrix:
+        """:math:`W` of matching ``k`` as :func:`run_dual_averaging` hands it to the registered
+        ``dual_averaging_step`` at an iteration that drew ``k`` (cached; dense up to 256 nodes,
+        where a dense product is cheapest, CSR above)."""
+        cache = self.__dict__.setdefault("_step_matrices", {})
+        if k not in cache:
+            W = self.matrix(k)
+            cache[k] = W if self.n <= 256 else sp.csr_matrix(W)
+        return cache[k]
+
     def apply(self, k: int, Z: Array) -> Array:
         r""":math:`W_k^\top Z` for a matching (pairs average their rows)."""
         Z = np.array(Z, dtype=np.float64, copy=True)
@@ -493,6 +502,11 @@ def run_dual_averaging(
     r"""Run N2O for ``T = len(beta) - 1`` iterations (Appendix B/C; Appendix E when ``gossip``
     is a :class:`RandomGossip`).  ``seed`` drives only the random gossip draws.
 
+    Every iteration goes through ``step`` (the registered ``dual_averaging_step`` or a
+    substitute), with the fixed ``W`` or, for random gossip, the drawn matching's
+    :math:`W(\tau)` (:meth:`RandomGossip.step_matrix`), so a substituted step is honoured in
+    Appendix E too.
+
     With ``require_doubly_stochastic`` (the hypothesis behind (8)) a fixed ``W`` that is not
     doubly stochastic raises ``ValueError``.
     """
@@ -540,8 +554,7 @@ def run_dual_averaging(
         gmax = max(gmax, float(np.max(np.linalg.norm(G, axis=1))))
         if random_model:
             k = int(rng.choice(len(gossip.probs), p=gossip.probs))
-            Z = gossip.apply(k, Z) + G
-            A = dual_projection(Z, beta[tau], feasible)
+            Z, A = step(Z, G, gossip.step_matrix(k), float(beta[tau]), feasible)
         else:
             Z, A = step(Z, G, gossip, float(beta[tau]), feasible)
         inc_res[tau - 1] = float(np.linalg.norm(Z.mean(axis=0) - zbar - G.mean(axis=0)))

@@ -1,4 +1,4 @@
-r"""A small edge resource-rental environment and the deep Q-learning of seed 004,
+r"""A small edge resource-rental environment and the deep Q-learning of the N2O edge-rental paper (Appendix A),
 Appendix A (Algorithm 1: centralized DQL; Algorithm 2: multi-agent DQL).
 
 Environment (our own, documented here; the paper's full system model is not in the

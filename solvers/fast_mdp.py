@@ -1,4 +1,4 @@
-r"""Fast tabular MDP cores with accuracy certificates (benchmark issue 8).
+r"""Fast tabular MDP cores with accuracy certificates (the benchmark targets of docs/benchmarks.md).
 
 The reference solvers of :mod:`solvers.mdp` are short and obviously right; the functions
 here compute the *same* quantities faster and say how accurate they are:
@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import scipy.linalg as sla
@@ -66,7 +66,6 @@ from convcheck.solvers.mdp import (
     softmax_policy,
     value_hvp,
 )
-from convcheck.solvers.registry import reference
 
 Array = NDArray[np.float64]
 Method = Literal["auto", "direct", "gmres"]
@@ -286,26 +285,6 @@ class CertifiedValues:
         return float(np.asarray(mu) @ self.V)
 
 
-class CertifiedPolicyEvaluation(Protocol):
-    r"""Certified policy evaluation, :math:`V^\pi = (I - \gamma P_\pi)^{-1} r_\pi` to relative error ``rtol``.
-
-    Returns
-    -------
-    CertifiedValues
-        ``V`` ``(S,)``, ``info`` (``LinearSolveInfo``, ``info.error_bound <= rtol``) and ``Q`` ``(S, A)`` on access.
-    """
-
-    def __call__(
-        self,
-        mdp: TabularMDP,
-        pi: Array,
-        *,
-        rtol: float = 1e-10,
-        method: Method = "auto",
-    ) -> CertifiedValues: ...
-
-
-@reference("certified_policy_evaluation", CertifiedPolicyEvaluation)
 def certified_policy_evaluation(mdp: TabularMDP, pi: Array, *, rtol: float = 1e-10,
                                 method: Method = "auto") -> CertifiedValues:
     r"""Policy evaluation :math:`V^\pi = (I - \gamma P_\pi)^{-1} r_\pi` (Bellman expectation
@@ -354,30 +333,6 @@ class CertifiedVisitation:
     info: LinearSolveInfo
 
 
-class CertifiedStateVisitation(Protocol):
-    r"""State visitation :math:`\tilde d = (I - \gamma P_\pi)^{-\top}\mu` (or :math:`(1-\gamma)\tilde d`), certified.
-
-    The relative :math:`\ell_1` error is at most ``rtol``; ``mu=None`` means ``mdp.mu``.
-
-    Returns
-    -------
-    CertifiedVisitation
-        ``d`` ``(S,)`` and the solve certificate ``info``.
-    """
-
-    def __call__(
-        self,
-        mdp: TabularMDP,
-        pi: Array,
-        mu: Array | None = None,
-        *,
-        normalised: bool = True,
-        rtol: float = 1e-10,
-        method: Method = "auto",
-    ) -> CertifiedVisitation: ...
-
-
-@reference("certified_state_visitation", CertifiedStateVisitation)
 def certified_state_visitation(mdp: TabularMDP, pi: Array, mu: Array | None = None, *,
                                normalised: bool = True, rtol: float = 1e-10,
                                method: Method = "auto") -> CertifiedVisitation:
@@ -611,22 +566,6 @@ def soft_value_iteration_fast(mdp: TabularMDP, lam: float, tol: float = 1e-10,
     raise RuntimeError(f"no convergence to {tol:g} in {max_iter} iterations (last bound {bound:.3g})")
 
 
-class SoftPolicyIteration(Protocol):
-    r"""Entropy-regularised optimum :math:`V^*_\lambda = T_\lambda V^*_\lambda` by soft policy iteration (Newton).
-
-    :math:`\pi_{k+1}(a|s) \propto \exp(\tilde Q^{\pi_k}(s,a)/\lambda)` until the certified error
-    :math:`\|V - V^*_\lambda\|_\infty \le \|T_\lambda V - V\|_\infty/(1-\gamma)` is at most ``tol``.
-
-    Returns
-    -------
-    ControlResult
-        ``V`` ``(S,)``, ``policy`` ``(S, A)``, ``iterations`` (policy evaluations) and ``residual`` (the bound).
-    """
-
-    def __call__(self, mdp: TabularMDP, lam: float, tol: float = 1e-10, max_iter: int = 200) -> ControlResult: ...
-
-
-@reference("soft_policy_iteration", SoftPolicyIteration)
 def soft_policy_iteration(mdp: TabularMDP, lam: float, tol: float = 1e-10,
                           max_iter: int = 200) -> ControlResult:
     r"""Soft policy iteration (Newton's method on :math:`V = T_\lambda V`).

@@ -952,7 +952,8 @@ class IncentiveStationarity(Protocol):
     def __call__(self, state: IncentiveState) -> float: ...
 
 
-@reference("incentive_stationarity", IncentiveStationarity)
+# Not a registered solver family: no claim calls Definition 1's measure on its own (the
+# trajectory family ``incentive_algorithm1`` reports it per iterate); the Protocol documents it.
 def stationarity_measure(state: IncentiveState) -> float:
     r"""Definition 1 as written:
     :math:`\mathcal K(x,\theta) = \min_{\lambda\ge0}\|\nabla f+\lambda\nabla q\| - q`.
@@ -1045,7 +1046,8 @@ class Algorithm1StepProtocol(Protocol):
     ) -> Algorithm1Step: ...
 
 
-@reference("algorithm1_step", Algorithm1StepProtocol)
+# Not a registered solver family: no claim calls one step on its own (``incentive_algorithm1``
+# runs the steps); the Protocol documents the step's contract.
 def algorithm1_step(
     problem: IncentiveProblem,
     param: Parameterisation,

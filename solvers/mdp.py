@@ -206,22 +206,6 @@ def policy_value_extended(mdp: TabularMDP, pi: Array) -> float:
     return float(mdp.mu @ V)
 
 
-class StateVisitation(Protocol):
-    r"""Discounted state visitation :math:`d_\mu^\pi = (1-\gamma)(I - \gamma P_\pi)^{-\top}\mu`.
-
-    ``normalised=False`` returns :math:`\tilde d = (I - \gamma P_\pi)^{-\top}\mu` (sums to :math:`1/(1-\gamma)`);
-    ``mu=None`` means ``mdp.mu``.
-
-    Returns
-    -------
-    Array
-        Shape ``(S,)``, float64.
-    """
-
-    def __call__(self, mdp: TabularMDP, pi: Array, mu: Array | None = None, *, normalised: bool = True) -> Array: ...
-
-
-@reference("state_visitation", StateVisitation)
 def state_visitation(
     mdp: TabularMDP, pi: Array, mu: Array | None = None, *, normalised: bool = True
 ) -> Array:
@@ -644,28 +628,6 @@ def value_hessian(
     return H.detach().numpy()
 
 
-class ValueHvp(Protocol):
-    r"""Hessian-vector product :math:`\nabla^2 V^{\pi_\theta}(\mu)\, v` without forming the Hessian.
-
-    Returns
-    -------
-    Array
-        Shape of ``params`` (``(S, A)``), float64.
-    """
-
-    def __call__(
-        self,
-        mdp: TabularMDP,
-        params: Array,
-        v: Array,
-        *,
-        parameterisation: Literal["direct", "softmax"] = "softmax",
-        tau: float = 1.0,
-        lam: float = 0.0,
-    ) -> Array: ...
-
-
-@reference("value_hvp", ValueHvp)
 def value_hvp(
     mdp: TabularMDP,
     params: Array,

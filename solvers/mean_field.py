@@ -44,6 +44,7 @@ __all__ = [
     "StateGraph",
     "TeamPolicy",
     "TeamQ",
+    "agent_level_model",
     "agent_level_q",
     "agent_value",
     "bellman_optimality_operator",
@@ -1139,12 +1140,14 @@ def agent_value(system: MeanFieldSystem, pi: IndividualPolicy) -> np.ndarray:
     return np.linalg.solve(np.eye(space.n_mu) - system.gamma * Pt, rbar)
 
 
-def agent_level_q(system: MeanFieldSystem, pi: IndividualPolicy) -> tuple[np.ndarray, np.ndarray,
-                                                                             np.ndarray]:
-    r"""Brute-force agent-level :math:`Q^\pi(\mathbf s,\mathbf a)` of (2.4)/(2.9) under ``pi``.
+def agent_level_model(system: MeanFieldSystem) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                         np.ndarray, np.ndarray]:
+    r"""The N-agent system (2.6)-(2.7) at the agent level, without teams or counts.
 
-    Enumerates all :math:`|S|^N` state profiles and :math:`|A|^N` action profiles.
-    Returns (profiles_s (|S|^N, N), profiles_a (|A|^N, N), Q (|S|^N, |A|^N)).
+    Enumerates all :math:`|S|^N` state profiles and :math:`|A|^N` action profiles (agent 0 is the
+    most significant digit, as in ``itertools.product``). Returns (profiles_s (nS, N),
+    profiles_a (nA, N), counts (nS, S), rew (nS, nA) the reward averaged over agents,
+    P (nS, nA, nS) the law of the next state profile).
     """
     space = system.space
     N, S, A = space.n_agents, space.n_states, space.n_actions
@@ -1165,7 +1168,19 @@ def agent_level_q(system: MeanFieldSystem, pi: IndividualPolicy) -> tuple[np.nda
     for i in range(N):
         pi_i = Pk[np.arange(n_s)[:, None], ps[:, i][:, None], pa[None, :, i]]  # (nS, nA, S)
         Pj = (Pj[..., :, None] * pi_i[..., None, :]).reshape(n_s, pa.shape[0], -1)
-    # next-profile index in itertools.product order: agent 0 is the most significant digit
+    return ps, pa, counts, rew, Pj
+
+
+def agent_level_q(system: MeanFieldSystem, pi: IndividualPolicy) -> tuple[np.ndarray, np.ndarray,
+                                                                             np.ndarray]:
+    r"""Brute-force agent-level :math:`Q^\pi(\mathbf s,\mathbf a)` of (2.4)/(2.9) under ``pi``.
+
+    Enumerates all :math:`|S|^N` state profiles and :math:`|A|^N` action profiles.
+    Returns (profiles_s (|S|^N, N), profiles_a (|A|^N, N), Q (|S|^N, |A|^N)).
+    """
+    S, N = system.space.n_states, system.space.n_agents
+    ps, pa, counts, rew, Pj = agent_level_model(system)
+    n_s = ps.shape[0]
     pol = pi.probs[np.arange(S)[None, :], counts]  # (nS, S, A)
     act_prob = np.ones((n_s, pa.shape[0]))
     for i in range(N):

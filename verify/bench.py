@@ -1,6 +1,6 @@
 r"""Benchmark harness: ``convcheck bench``.
 
-Times the performance-critical cores (the rows of issue 8) on every available backend,
+Times the performance-critical cores (registered by the papers with ``@bench_core``) on every available backend,
 side by side with peers and baselines measured **in the same run on the same inputs**, next
 to machine references measured in the same run, and records rows in the results store.
 
@@ -27,7 +27,7 @@ Method
   references included, and the setting is recorded with the run.
 * **Scaling.**  Every (core, backend, implementation) with three or more sizes gets a
   log-log fit ``time ~ C size^p`` (:func:`verify.checks.fit_power_law`, bootstrap CI).
-* **Targets.**  :func:`evaluate_targets` turns rows into the issue's pass/fail targets;
+* **Targets.**  :func:`evaluate_targets` turns rows into the papers' pass/fail targets (``@bench_targets``);
   they are a pure function of the rows, so a stored run can be re-judged.
 * **Regressions.**  :func:`compare_bench` flags a speed regression only when the new
   ``[min, median]`` range lies entirely above the old one *and* the medians differ by more

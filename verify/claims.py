@@ -8,7 +8,7 @@ A paper module declares its paper once and then one small function per claim::
         locator="Lemma 1, eq. (12)",
         statement="dV/dx(s,a) = d(s,a)",
         kind=Kind.IDENTITY,
-        family=families.mdps_with_policy(),
+        family=MY_FAMILY,
     )
     def side_payment_gradient(inst, solvers) -> Result:
         ...
@@ -98,6 +98,8 @@ class Claim:
             "paper": self.paper,
             "paper_title": PAPERS[self.paper].title if self.paper in PAPERS else self.source.title,
             "module": self.module,
+            "file": _source_file(self.check),
+            "line": getattr(getattr(self.check, "__code__", None), "co_firstlineno", None),
             "source": self.source.title,
             "authors": self.source.authors,
             "year": self.source.year,
@@ -120,6 +122,20 @@ class Claim:
                 else None
             ),
         }
+
+
+def _source_file(fn: Any) -> str | None:
+    """The file that defines ``fn``, relative to the working directory when inside it."""
+    import inspect
+
+    try:
+        f = Path(inspect.getsourcefile(fn) or "")
+    except TypeError:
+        return None
+    try:
+        return str(f.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(f)
 
 
 REGISTRY: dict[str, Claim] = {}

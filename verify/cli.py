@@ -28,6 +28,15 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
+        import difflib
+        import re
+
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            choices = re.findall(r"'?([\w-]+)'?", m.group(2))
+            close = difflib.get_close_matches(m.group(1), choices, n=1)
+            if close:
+                message = f"unknown command {m.group(1)!r}; did you mean {close[0]!r}?"
         self.print_usage(sys.stderr)
         sys.stderr.write(f"convcheck: error: {message}\n")
         raise SystemExit(EXIT_USAGE)
@@ -47,7 +56,15 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", metavar="A-B|A,B,...",
                    help="run the selection under each of these seeds (one run each) and report every "
                         "claim whose verdict differs between seeds as FLAKY (exit 1)")
-    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1; --executor process)")
+    p.add_argument("--executor", choices=["serial", "process", "dask"], default=None,
+                   help="serial (default with -j 1), process (local worker processes, -j N) or dask "
+                        "(a LocalCluster of --workers N, or the cluster at --scheduler)")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="Dask LocalCluster workers (default -j)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="connect to this Dask scheduler instead of a LocalCluster")
+    p.add_argument("--shard", metavar="I/N",
+                   help="run only shard I of N (1-based) of the selection: claims are dealt to shards by a "
+                        "stable hash of their id, so a CI matrix of N jobs covers every claim once")
     p.add_argument("--db", default="convcheck.sqlite", help="results database (default ./convcheck.sqlite)")
     p.add_argument("--report", metavar="DIR", help="write index.html, summary.md, results.json to DIR")
     p.add_argument("--json", metavar="PATH", help="write the run's results as JSON to PATH")
@@ -67,6 +84,9 @@ def _add_papers(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="convcheck", description="Verify convergence claims of game-theoretic and "
                      "multi-agent learning papers, claim by claim.")
+    from convcheck import __version__
+
+    parser.add_argument("--version", action="version", version=f"convcheck {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="list claims")
@@ -92,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_papers(p)
     p.add_argument("claim")
     p.add_argument("--db", default="convcheck.sqlite")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = sub.add_parser("runs", help="list the stored runs (newest first)")
+    p.add_argument("--db", default="convcheck.sqlite")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--kind", choices=["verify", "bench", "controls"], default=None)
+    p.add_argument("--format", choices=["table", "json"], default="table")
+
+    p = sub.add_parser("export", help="write stored results as a table (CSV, Parquet or JSON lines)")
+    p.add_argument("runs", nargs="*", default=[], metavar="RUN", help="run ids or references (default: all runs)")
+    p.add_argument("--db", default="convcheck.sqlite")
+    p.add_argument("--out", required=True, metavar="FILE", help="FILE.csv, FILE.parquet or FILE.jsonl")
 
     p = sub.add_parser("report", help="write the report of a stored run")
     _add_papers(p)
@@ -105,14 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_a", help="baseline run (id, prefix, latest~1)")
     p.add_argument("run_b", help="new run (id, prefix, latest)")
     p.add_argument("--db", default="convcheck.sqlite")
-    p.add_argument("--slower", type=float, default=1.5, help="flag claims slower by this factor (default 1.5)")
+    p.add_argument("--slower", type=float, default=1.5,
+                   help="note claims slower by this factor (a note, never a failure: one wall-clock sample "
+                        "is no evidence; use `convcheck bench` for speed)")
     p.add_argument("--bench", action="store_true",
                    help="'latest' refers to benchmark runs (speed regressions, noise-aware)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--fail-on-slower", action="store_true",
+                   help="make a slower claim (by --slower) a failure; off by default: one wall-clock sample "
+                        "on a shared machine is no evidence")
 
     p = sub.add_parser("test-solver", help="regression-test your implementation of a solver family")
     _add_papers(p)
     p.add_argument("target", help="module:attr of your implementation, or an installed plug-in name")
     p.add_argument("--family", required=True, help="the solver family it implements (see `convcheck solvers`)")
+    p.add_argument("--property-only", action="store_true",
+                   help="switch the differential comparison off: the substitute is caught only when "
+                        "some claim's verdict differs from its expectation")
     _add_selection(p)
     _add_run_options(p)
 
@@ -199,7 +240,10 @@ def cmd_verify_seeds(args: argparse.Namespace) -> int:
         sub = argparse.Namespace(**{**vars(args), "seed": seed, "seeds": None,
                                     "json": f"{json_path}.seed{seed}.json" if json_path else None,
                                     "report": f"{report_dir}/seed{seed}" if report_dir else None})
-        codes.append(cmd_verify(sub))
+        code = cmd_verify(sub)
+        if code in (130, 143):  # interrupted: stop here, the other seeds are not started
+            return code
+        codes.append(code)
         store = open_store(args.db, create=False)
         run_id = store.resolve_run("latest")
         for r in store.results(run_id):
@@ -216,47 +260,180 @@ def cmd_verify_seeds(args: argparse.Namespace) -> int:
     return EXIT_MISMATCH if flaky or any(c != EXIT_OK for c in codes) else EXIT_OK
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
-    from convcheck.verify.runner import Progress, run_claims
+def _check_output_targets(args: argparse.Namespace) -> None:
+    """Fail before the run, not after it: ``--json`` must be a writable file path in an
+    existing folder, ``--report`` a folder (or a path that can become one)."""
+    if getattr(args, "json", None):
+        j = Path(args.json)
+        if j.is_dir():
+            raise UsageError(f"--json {j}: is a directory")
+        if not j.parent.exists() if str(j.parent) else False:
+            raise UsageError(f"--json {j}: folder {j.parent} does not exist")
+    if getattr(args, "report", None):
+        r = Path(args.report)
+        if r.exists() and not r.is_dir():
+            raise UsageError(f"--report {r}: exists and is not a folder")
+        if not r.exists() and not r.parent.exists():
+            raise UsageError(f"--report {r}: folder {r.parent} does not exist")
 
-    if getattr(args, "seeds", None):
-        return cmd_verify_seeds(args)
-    from convcheck.verify.solverset import parse_solver_spec
+
+def _validate_run_options(args: argparse.Namespace) -> None:
+    import math
+    import os
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if args.time_limit is not None and args.time_limit <= 0:
-        raise UsageError("--time-limit must be positive")
+    if getattr(args, "executor", None) is None:
+        args.executor = "process" if args.jobs > 1 else "serial"
+    if args.executor != "dask" and (args.workers or args.scheduler):
+        raise UsageError("--workers and --scheduler belong to --executor dask")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    cpus = os.cpu_count() or 1
+    if args.jobs > cpus:
+        print(f"convcheck: note: --jobs {args.jobs} capped at the {cpus} CPUs of this machine", file=sys.stderr)
+        args.jobs = cpus
+    if args.time_limit is not None and not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise UsageError(f"--time-limit must be a finite positive number of seconds, got {args.time_limit}")
+    if not 0 <= args.seed <= SEED_MAX:
+        raise UsageError(f"--seed must lie in 0..2^63-1, got {args.seed}")
+    _check_output_targets(args)
+
+
+def _restore_run(store: Any, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """``--resume RUN``: the run's own seed, tier, selection and substitutions; an option given
+    on the command line that contradicts the stored one is an error naming both."""
+    run_id = store.resolve_run(args.resume)
+    info = store.run(run_id)
+    if info.get("kind", "verify") != "verify":
+        raise UsageError(f"run {run_id} is a {info.get('kind')} run, not a verification run")
+    stored = {"seed": info.get("seed"), "tier": info.get("tier"), "solver": list(info.get("solvers") or []),
+              "selection": list(info.get("selection") or [])}
+    given = getattr(args, "_given", set())
+    for opt in ("seed", "tier"):
+        if opt in given and stored[opt] is not None and getattr(args, opt) != stored[opt]:
+            raise UsageError(f"--{opt} {getattr(args, opt)} conflicts with run {run_id}, which used "
+                             f"--{opt} {stored[opt]}")
+    if args.solver and sorted(args.solver) != sorted(stored["solver"]):
+        raise UsageError(f"--solver {args.solver} conflicts with run {run_id}, which used {stored['solver'] or 'none'}")
+    if stored["seed"] is not None:
+        args.seed = int(stored["seed"])
+    if stored["tier"]:
+        args.tier = stored["tier"]
+    args.solver = stored["solver"]
+    return run_id, stored["selection"]
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from convcheck.verify.runner import Progress, run_claims
+    from convcheck.verify.solverset import parse_solver_spec
+
+    if getattr(args, "seeds", None):
+        return cmd_verify_seeds(args)
+    _validate_run_options(args)
+    store = open_store(args.db)
+    selection: list[str] = []
+    if args.resume:
+        run_id, selection = _restore_run(store, args)
     for spec in args.solver:  # validate before starting anything
         parse_solver_spec(spec)
-    claims = select(args.patterns, paper=args.paper, kind=args.kind, tier=args.tier)
+    if args.resume and selection and not args.patterns and not args.paper and not args.kind:
+        claims = select(selection)
+    else:
+        claims = select(args.patterns, paper=args.paper, kind=args.kind, tier=args.tier)
+    if getattr(args, "shard", None):
+        claims = _shard(claims, args.shard)
     if not claims:
-        raise UsageError(f"no claims selected for tier {args.tier!r}")
-    store = open_store(args.db)
+        where = (f" matching {' '.join(args.patterns)}" if args.patterns else "") + (
+            f" of paper {args.paper!r}" if args.paper else "") + (f" of kind {args.kind!r}" if args.kind else "")
+        raise UsageError(f"no claims{where} run in tier {args.tier!r}" if (args.patterns or args.paper or args.kind)
+                         else f"no claims selected for tier {args.tier!r}")
     skip: set[str] = set()
     if args.resume:
-        run_id = store.resolve_run(args.resume)
-        skip = store.done_claims(run_id)
-        print(f"resuming run {run_id}: {len(skip)} claims already done", file=sys.stderr)
+        skip = store.done_claims(run_id, final_only=True)
+        store.reopen_run(run_id)
+        print(f"resuming run {run_id} (seed {args.seed}, tier {args.tier}"
+              + (f", solvers {', '.join(args.solver)}" if args.solver else "")
+              + f"): {len(skip)} of {len(claims)} claims already done", file=sys.stderr)
     else:
         run_id = store.new_run(seed=args.seed, tier=args.tier, argv=sys.argv[1:],
-                               extra={"solvers": args.solver})
+                               extra={"solvers": args.solver, "selection": [c.id for c in claims],
+                                      "solver_packages": _solver_packages(args.solver)})
     todo = [c for c in claims if c.id not in skip]
     print(f"convcheck: verifying {len(todo)} claims (tier {args.tier}, seed {args.seed}, "
           f"jobs {args.jobs}) -> run {run_id} in {args.db}", file=sys.stderr)
-    progress = Progress(len(todo), quiet=args.quiet)
+    progress = Progress(len(todo), quiet=args.quiet, expected_s=store.recorded_costs([c.id for c in todo]),
+                        parallel=args.workers or args.jobs if args.executor != "serial" else 1)
+    hint = f"convcheck verify --resume {run_id} --db {args.db}"
     try:
-        run_claims(claims, seed=args.seed, tier=args.tier, jobs=args.jobs, solver_specs=args.solver,
-                   store=store, run_id=run_id, time_limit_s=args.time_limit, progress=progress,
-                   skip=skip)
-    except KeyboardInterrupt:
+        with _sigterm_as_interrupt():
+            run_claims(claims, seed=args.seed, tier=args.tier, jobs=args.jobs, solver_specs=args.solver,
+                       differential=not getattr(args, "property_only", False),
+                       executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+                       store=store, run_id=run_id, time_limit_s=args.time_limit, progress=progress,
+                       skip=skip)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (_Terminated)
         store.finish_run(run_id, "interrupted")
-        print(f"\ninterrupted; finished results are stored. Resume with: convcheck verify "
-              f"--resume {run_id} --db {args.db}", file=sys.stderr)
-        return 130
+        print(f"\ninterrupted; finished results are stored. Resume with: {hint}", file=sys.stderr)
+        return 143 if isinstance(e, _Terminated) else 130
     store.finish_run(run_id)
     results = [r for r in store.results(run_id) if r.claim_id in {c.id for c in claims}]
-    return _finish(store, run_id, results, args)
+    try:
+        return _finish(store, run_id, results, args)
+    finally:
+        store.close()
+
+
+def _shard(claims: list[Any], spec: str) -> list[Any]:
+    """Shard ``I/N`` of ``claims``: a stable hash of each id deals it to one of N shards."""
+    import zlib
+
+    try:
+        i, n = (int(x) for x in spec.split("/"))
+        if not 1 <= i <= n:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--shard expects I/N with 1 <= I <= N, got {spec!r}") from None
+    return [c for c in claims if zlib.crc32(c.id.encode()) % n == i - 1]
+
+
+def _solver_packages(specs: list[str]) -> dict[str, str | None]:
+    """The installed distribution and version behind each substituted solver's module."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    dists = metadata.packages_distributions()
+    for spec in specs:
+        target = spec.partition("=")[2]
+        top = target.partition(":")[0].split(".")[0]
+        names = dists.get(top) or []
+        out[spec] = f"{names[0]} {metadata.version(names[0])}" if names else None
+    return out
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so a run ends like an interrupted one."""
+
+
+class _sigterm_as_interrupt:  # noqa: N801 - used as a context manager
+    """Within the block, SIGTERM raises :class:`_Terminated` (main thread only)."""
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            def handler(signum: int, frame: Any) -> None:
+                raise _Terminated()
+
+            self._old = signal.signal(signal.SIGTERM, handler)
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
 
 
 def _finish(store: Any, run_id: str, results: list[Any], args: argparse.Namespace) -> int:
@@ -281,7 +458,18 @@ def _finish(store: Any, run_id: str, results: list[Any], args: argparse.Namespac
         paths = write_report(store, run_id, args.report)
         print(f"report: {paths['html']} (also {paths['markdown'].name}, {paths['json'].name})")
     print("all verdicts match their expectations" if not bad else f"{len(bad)} verdict(s) differ from expectations")
+    _github_actions(results, bad, args, store, run_id)
     return EXIT_OK if not bad else EXIT_MISMATCH
+
+
+def _github_actions(results: list[Any], bad: list[Any], args: argparse.Namespace, store: Any = None,
+                    run_id: str | None = None) -> None:
+    """On GitHub Actions: one ``::error`` annotation per mismatch (at the claim's source file
+    and line), and the run's summary appended to the job summary (``$GITHUB_STEP_SUMMARY``)."""
+    from convcheck.reports.render import github_actions
+
+    github_actions(results, bad, store=store, run_id=run_id,
+                   report_dir=getattr(args, "report", None))
 
 
 def cmd_controls(args: argparse.Namespace) -> int:
@@ -326,6 +514,7 @@ def cmd_controls(args: argparse.Namespace) -> int:
         store.finish_run(run_id, "interrupted")
         return 130
     store.finish_run(run_id)
+    store.close()
     print(f"\n{done} controls run; " + (f"{len(bad)} failed:" if bad else "every negative control was "
           "detected and every positive control holds"))
     for line in bad:
@@ -344,6 +533,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         claim = claims[0]
     d = claim.to_json()
+    if args.format == "json":
+        hist, last = [], {}
+        if Path(args.db).exists():
+            st = open_store(args.db, readonly=True)
+            hist = [{"run": r.run_id, "verdict": r.verdict, "matches": r.matches, "tightness": r.evidence.tightness,
+                     "elapsed_s": r.elapsed_s, "summary": r.evidence.summary} for r in st.history(claim.id)]
+            last = {name: o for (_, name), o in st.control_outcomes(claim.id).items()}
+        print(json.dumps({**d, "history": hist, "control_outcomes": last}, indent=1))
+        return EXIT_OK
     print(f"{d['id']}  [{d['kind']}, tier {d['tier']}, expect {d['expect']}]")
     print(f"source:   {claim.source.cite()}")
     print("statement:\n  " + "\n  ".join(textwrap.wrap(d["statement"], 90)))
@@ -364,7 +562,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"finding:  {claim.finding}")
     last = {}
     if Path(args.db).exists():
-        store = open_store(args.db, create=False)
+        store = open_store(args.db, readonly=True)
         last = store.control_outcomes(claim.id)
     for ctl in claim.controls:
         o = last.get((claim.id, ctl.name))
@@ -386,7 +584,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from convcheck.reports.render import write_report
 
-    store = open_store(args.db, create=False)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    store = open_store(args.db, readonly=True)
     run_id = store.resolve_run(args.run, kind="bench" if args.bench else "verify")
     if store.run(run_id)["kind"] == "bench":
         from convcheck.reports.bench_report import write_stored_report
@@ -400,7 +601,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    store = open_store(args.db, create=False)
+    store = open_store(args.db, readonly=True)
     kind = "bench" if args.bench else "verify"  # what 'latest' / 'latest~1' refer to
     a, b = store.resolve_run(args.run_a, kind=kind), store.resolve_run(args.run_b, kind=kind)
     kinds = {store.run(a)["kind"], store.run(b)["kind"]}
@@ -438,8 +639,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
             if isinstance(mx, float) and isinstance(my, float) and my > mx * (1 + 1e-3):
                 notes.append(f"  {key} {cid}: {mx:.6g} -> {my:.6g} (slower convergence)")
         if y.elapsed_s > args.slower * x.elapsed_s and y.elapsed_s - x.elapsed_s > 0.5:
-            regressions.append(f"  slower {cid}: {x.elapsed_s:.2f}s -> {y.elapsed_s:.2f}s")
+            line = f"  slower {cid}: {x.elapsed_s:.2f}s -> {y.elapsed_s:.2f}s (one sample each)"
+            (regressions if args.fail_on_slower else notes).append(line)
+    ia, ib = store.run(a), store.run(b)
+    setting = [f"{k} {ia.get(k)} vs {ib.get(k)}" for k in ("seed", "tier", "suite_version")
+               if ia.get(k) != ib.get(k)]
+    if sorted(ia.get("selection") or []) != sorted(ib.get("selection") or []):
+        setting.append("claim selection")
+    if (ia.get("solvers") or []) != (ib.get("solvers") or []):
+        setting.append(f"solvers {ia.get('solvers') or 'none'} vs {ib.get('solvers') or 'none'}")
+    if args.format == "json":
+        print(json.dumps({"run_a": a, "run_b": b, "settings_differ": setting,
+                          "regressions": [x.strip() for x in regressions],
+                          "changes": [x.strip() for x in notes]}, indent=1))
+        return EXIT_MISMATCH if regressions else EXIT_OK
     print(f"compare {a} -> {b}: {len(ra)} vs {len(rb)} claims")
+    if setting:
+        print("note: the runs differ in " + "; ".join(setting) + " (verdicts may differ for that reason)")
     if regressions:
         print("regressions:")
         print("\n".join(regressions))
@@ -458,13 +674,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     try:
-        data = json.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+        data = json.loads(text, parse_constant=lambda c: float(c))
     except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from e
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{path} is not valid JSON: {e}") from e
-    if not isinstance(data, dict) or "claim" not in data or not isinstance(data.get("params"), dict):
-        raise UsageError(f"{path} is not a convcheck counterexample (needs 'claim' and 'params')")
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path} is not UTF-8 text (a counterexample is a JSON file)") from e
+    except (json.JSONDecodeError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+        raise UsageError(f"{path} is not valid JSON: {why}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("claim"), str) or not isinstance(data.get("params"), dict):
+        raise UsageError(f"{path} is not a convcheck counterexample (needs 'claim', a claim id, "
+                         "and 'params', an object)")
+    seed = data["params"].get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise UsageError(f"{path}: params.seed must be an integer in 0..2^63-1, got {seed!r}")
     reg = load_registry()
     claim = reg.get(data["claim"])
     if claim is None:
@@ -519,7 +743,7 @@ def cmd_test_solver(args: argparse.Namespace) -> int:
 
 
 def _print_substitution(args: argparse.Namespace) -> None:
-    store = open_store(args.db, create=False)
+    store = open_store(args.db, readonly=True)
     run_id = store.resolve_run("latest")
     rows = [(r, s) for r in store.results(run_id) for s in r.evidence.substitution]
     if not rows:
@@ -542,7 +766,7 @@ def _observed_uses(db: str | None) -> dict[str, list[str]]:
     if not db or not Path(db).exists():
         return {}
     try:
-        store = open_store(db, create=False)
+        store = open_store(db, readonly=True)
     except StoreError:
         return {}
     try:
@@ -585,8 +809,57 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return int(run_bench(args, write_report=write_bench_report))
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    store = open_store(args.db, readonly=True)
+    runs = store.runs(limit=max(args.limit, 1), kind=args.kind)
+    rows = []
+    for r in runs:
+        counts = store.verdict_counts(r["id"])
+        rows.append({"id": r["id"], "kind": r["kind"], "status": r["status"], "started": r["started"],
+                     "seed": r.get("seed"), "tier": r.get("tier"), "verdicts": counts,
+                     "git_commit": r.get("git_commit"), "solvers": r.get("solvers") or []})
+    if args.format == "json":
+        print(json.dumps(rows, indent=1))
+        return EXIT_OK
+    import time as _time
+
+    for r in rows:
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(r["started"]))
+        v = ", ".join(f"{k} {n}" for k, n in sorted(r["verdicts"].items())) or "-"
+        print(f"{r['id']}  {r['kind']:<8} {r['status']:<11} {when}  seed {r['seed']}  tier {r['tier']}  {v}")
+    if not rows:
+        print("no runs")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from convcheck.verify.store import results_frame
+
+    out = Path(args.out)
+    if out.suffix not in (".csv", ".parquet", ".jsonl"):
+        raise UsageError(f"--out {out}: name a .csv, .parquet or .jsonl file")
+    if not out.parent.exists():
+        raise UsageError(f"--out {out}: folder {out.parent} does not exist")
+    store = open_store(args.db, readonly=True)
+    runs = [store.resolve_run(r, kind=None) for r in args.runs] or None
+    df = results_frame(store, runs)
+    if out.suffix == ".csv":
+        df.to_csv(out, index=False)
+    elif out.suffix == ".jsonl":
+        df.to_json(out, orient="records", lines=True)
+    else:
+        try:
+            df.to_parquet(out, index=False)
+        except ImportError as e:
+            raise UsageError(f"Parquet needs pyarrow (pip install pyarrow): {e}") from None
+    print(f"{len(df)} results of {df['run_id'].nunique() if len(df) else 0} runs -> {out}")
+    return EXIT_OK
+
+
 COMMANDS = {
     "bench": cmd_bench,
+    "runs": cmd_runs,
+    "export": cmd_export,
     "controls": cmd_controls,
     "test-solver": cmd_test_solver,
     "solvers": cmd_solvers,
@@ -613,6 +886,8 @@ def _report_load_errors() -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args._given = {a.lstrip("-").split("=")[0].replace("-", "_") for a in raw if a.startswith("--")}
     try:
         add_paper_modules(getattr(args, "papers", []))
         broken = (_report_load_errors() if args.command in ("list", "verify", "test-solver", "controls")

@@ -248,16 +248,20 @@ MAX_FIGURES = 6  # per claim in a report (each is inline SVG)
 
 
 def _ratio_figure(claim: Claim, outcomes: list[Outcome]) -> Figure | None:
-    ratios = [o.result.ratio for o in outcomes
-              if o.result is not None and o.result.ratio is not None and math.isfinite(o.result.ratio)]
-    if len(ratios) < 3:
+    """The distribution of instance ratios on a log axis with the statement's boundary (1)
+    marked; none when there is nothing to show (fewer than 3 positive ratios, or all equal)."""
+    ratios = [float(o.result.ratio) for o in outcomes
+              if o.result is not None and o.result.ratio is not None and math.isfinite(o.result.ratio)
+              and o.result.ratio > 0]
+    if len(ratios) < 3 or max(ratios) <= min(ratios) * (1 + 1e-9):
         return None
     return Figure(
-        title=f"{claim.id}: ratio distribution over {len(ratios)} instances",
-        xlabel="ratio (> 1 violates the statement)",
+        title=f"{claim.id}: ratio over {len(ratios)} instances",
+        xlabel="ratio (log scale; > 1 violates the statement)",
         ylabel="instances",
-        series=(Series("ratio", [], [float(r) for r in ratios]),),
+        series=(Series("ratio", [], ratios),),
         kind="hist",
+        logx=True,
         vlines=((1.0, "statement boundary"),),
     )
 

@@ -66,22 +66,56 @@ def evaluate_with_limit(claim: Claim, seed: int, tier: str, solvers: SolverSet,
             signal.signal(signal.SIGALRM, old)
 
 
-def _worker_init() -> None:
+def _worker_init(paper_modules: Sequence[str] = (), process_worker: bool = True) -> None:
+    """A worker process: dies with its parent (Linux), ignores Ctrl-C (the driver handles it),
+    one BLAS/OpenMP thread (threadpoolctl caps OpenBLAS, MKL, BLIS and OpenMP whatever was
+    loaded first), one torch thread, and the same papers as the driver."""
+    if process_worker and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:  # pragma: no cover - no glibc
+            pass
+    if process_worker:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-style stacks
+        pass
     try:
         import torch
 
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover
         pass
+    from convcheck.verify.claims import add_paper_modules
+
+    add_paper_modules(paper_modules)
+
+
+_WORKER_READY: list[bool] = []
 
 
 def _work(claim_id: str, seed: int, tier: str, solver_specs: Sequence[str],
-          time_limit_s: float | None) -> dict[str, Any]:
+          time_limit_s: float | None, differential: bool = True,
+          paper_modules: Sequence[str] | None = None) -> dict[str, Any]:
+    """One claim in a worker (process pool or Dask); returns the evidence as JSON.  A Dask
+    worker is initialised on its first task (thread caps, the driver's papers)."""
+    if paper_modules is not None and not _WORKER_READY:
+        _worker_init(paper_modules, process_worker=False)
+        _WORKER_READY.append(True)
     reg = load_registry()
     claim = reg[claim_id]
-    solvers = SolverSet(dict(parse_solver_spec(s) for s in solver_specs))
+    solvers = SolverSet(dict(parse_solver_spec(s) for s in solver_specs), differential=differential)
     return evaluate_with_limit(claim, seed, tier, solvers, time_limit_s).to_json()
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 class Progress:
@@ -90,7 +124,10 @@ class Progress:
     minutes), a "still running" line every ``heartbeat_s`` from a background thread."""
 
     def __init__(self, total: int, stream: TextIO | None = None, quiet: bool = False,
-                 heartbeat_s: float = 60.0):
+                 heartbeat_s: float = 60.0, expected_s: dict[str, float] | None = None, parallel: int = 1):
+        #: claim id -> its recorded cost (seconds, from the store's latest result), for the ETA
+        self.expected_s = dict(expected_s or {})
+        self.parallel = max(parallel, 1)
         self.total = total
         self.done = 0
         self.stream = stream or sys.stderr
@@ -143,8 +180,13 @@ class Progress:
                 ratio = sub.get("speed_ratio")
                 exp += (f" [{sub['family']}: {agree}, max rel diff {sub['max_rel_diff']:.2g}"
                         + (f", {ratio:.2f}x reference time" if ratio else "") + "]")
+            self.expected_s.pop(out.claim.id, None)
+            left = self.total - self.done
+            eta = ""
+            if left and self.expected_s:
+                eta = f"  (ETA ~{_duration(sum(self.expected_s.values()) / self.parallel)} from recorded costs)"
             line = (f"[{self.done}/{self.total}] {mark}{ev.verdict:<12} {out.claim.id}{exp} "
-                    f"{ev.elapsed_s:.1f}s")
+                    f"{ev.elapsed_s:.1f}s{eta}")
             if self.tty:
                 self.stream.write("\r\033[K")
             self.stream.write(line + "\n")
@@ -158,6 +200,10 @@ def run_claims(
     tier: str = "fast",
     jobs: int = 1,
     solver_specs: Sequence[str] = (),
+    differential: bool = True,
+    executor: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
     store: Store | None = None,
     run_id: str | None = None,
     time_limit_s: float | None = None,
@@ -181,7 +227,12 @@ def run_claims(
             on_result(out)
 
     try:
-        _run(todo, seed, tier, jobs, solver_specs, time_limit_s, progress, record)
+        if executor == "dask":
+            _run_dask(todo, seed, tier, solver_specs, time_limit_s, progress, record, differential,
+                      workers=workers or jobs, scheduler=scheduler)
+        else:
+            _run(todo, seed, tier, 1 if executor == "serial" else jobs, solver_specs, time_limit_s, progress,
+                 record, differential)
     finally:
         progress.close()
     return [results[c.id] for c in todo if c.id in results]
@@ -189,30 +240,123 @@ def run_claims(
 
 def _run(todo: list[Claim], seed: int, tier: str, jobs: int, solver_specs: Sequence[str],
          time_limit_s: float | None, progress: Progress,
-         record: Callable[[Claim, Evidence], None]) -> None:
+         record: Callable[[Claim, Evidence], None], differential: bool = True) -> None:
     """Evaluate ``todo`` in this process or in ``jobs`` spawned workers, recording each."""
     if jobs <= 1 or len(todo) <= 1:
-        solvers = SolverSet(dict(parse_solver_spec(s) for s in solver_specs))
+        solvers = SolverSet(dict(parse_solver_spec(s) for s in solver_specs), differential=differential)
         for c in todo:
             progress.started(c.id)
             record(c, evaluate_with_limit(c, seed, tier, solvers.fresh(), time_limit_s))
     else:
-        ctx = get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
-            pending: dict[Future[dict[str, Any]], Claim] = {}
-            queue = list(todo)
+        _run_pool(todo, seed, tier, jobs, solver_specs, time_limit_s, progress, record, differential)
+
+
+def _run_dask(todo: list[Claim], seed: int, tier: str, solver_specs: Sequence[str], time_limit_s: float | None,
+              progress: Progress, record: Callable[[Claim, Evidence], None], differential: bool, *,
+              workers: int, scheduler: str | None) -> None:
+    """Claims as Dask tasks: a ``LocalCluster`` of ``workers`` single-threaded worker processes,
+    or the cluster at ``scheduler`` (dask-jobqueue, dask-kubernetes, dask-gateway...).  Results
+    stream back to this driver, which alone writes the store; a task whose worker dies is
+    retried elsewhere (``retries=1``).  Each task's result depends only on (seed, claim), never
+    on where or when it ran."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as e:
+        raise RuntimeError("the dask executor needs dask.distributed: pip install 'convcheck[dask]'") from e
+    from convcheck.verify.claims import _EXTRA
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = {}
+        for c in todo:
+            progress.started(c.id)
+            fut = client.submit(_work, c.id, seed, tier, list(solver_specs), time_limit_s, differential,
+                                list(_EXTRA), key=f"convcheck-{seed}-{tier}-{c.id}", pure=False, retries=1)
+            futures[fut] = c
+        for fut in as_completed(list(futures)):
+            c = futures[fut]
+            try:
+                ev = Evidence.from_json(fut.result())
+            except Exception as e:  # noqa: BLE001 - a task that failed twice is an ERROR of that claim
+                ev = _dead_worker_evidence(c, seed, tier, f"{type(e).__name__}: {e}")
+            record(c, ev)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    from convcheck.verify.claims import _EXTRA
+
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_worker_init,
+                               initargs=(list(_EXTRA),))
+
+
+def _dead_worker_evidence(c: Claim, seed: int, tier: str, why: str) -> Evidence:
+    from convcheck.verify.store import INFRASTRUCTURE
+
+    return Evidence(claim=c.id, verdict=Verdict.ERROR, summary=f"{INFRASTRUCTURE}: {why}", seed=seed, tier=tier,
+                    error=f"{INFRASTRUCTURE}: {why}")
+
+
+def _run_pool(todo: list[Claim], seed: int, tier: str, jobs: int, solver_specs: Sequence[str],
+              time_limit_s: float | None, progress: Progress,
+              record: Callable[[Claim, Evidence], None], differential: bool) -> None:
+    """Claims in ``jobs`` spawned workers.  A worker that dies (killed, segfault) costs only the
+    claim it was running: the claims in flight when the pool broke are retried one at a time
+    in a fresh single-worker pool; a claim that kills its worker again is an ERROR
+    ("worker died"), the others finish."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    args = (seed, tier, list(solver_specs), time_limit_s, differential)
+    queue = list(todo)
+    suspects: list[Claim] = []
+    while queue or suspects:
+        for c in suspects:  # isolate: one fresh worker per suspect
+            with _pool(1) as solo:
+                try:
+                    ev = Evidence.from_json(solo.submit(_work, c.id, *args).result())
+                except BrokenProcessPool as e:
+                    ev = _dead_worker_evidence(c, seed, tier, f"the worker process ended abruptly ({e})")
+            record(c, ev)
+        suspects = []
+        if not queue:
+            break
+        pool = _pool(jobs)
+        pending: dict[Future[dict[str, Any]], Claim] = {}
+        try:
             while queue or pending:
                 while queue and len(pending) < jobs:
                     c = queue.pop(0)
                     progress.started(c.id)
-                    pending[pool.submit(_work, c.id, seed, tier, list(solver_specs), time_limit_s)] = c
+                    pending[pool.submit(_work, c.id, *args)] = c
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     c = pending.pop(fut)
                     try:
                         ev = Evidence.from_json(fut.result())
-                    except Exception as e:  # noqa: BLE001 - a dead worker is an ERROR verdict
+                    except BrokenProcessPool:
+                        suspects.append(c)
+                        continue
+                    except Exception as e:  # noqa: BLE001 - a result that cannot be read is an ERROR
                         ev = Evidence(claim=c.id, verdict=Verdict.ERROR,
                                       summary=f"worker failed: {type(e).__name__}: {e}",
                                       seed=seed, tier=tier, error=repr(e))
                     record(c, ev)
+                if suspects:
+                    suspects.extend(pending.values())
+                    pending.clear()
+                    break
+        except BaseException:  # Ctrl-C / SIGTERM in the driver: stop the workers now, quietly
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True, cancel_futures=True)

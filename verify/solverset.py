@@ -91,6 +91,38 @@ def parse_solver_spec(spec: str) -> tuple[str, Callable[..., Any]]:
     return family, resolve_target(family, target.strip())
 
 
+class SubstituteFailed(RuntimeError):
+    """A substitute raised; the message carries what it printed (the tail), shown only then."""
+
+
+class _Quiet:
+    """Call a substitute with its printed output captured: a solver that prints 1 MB per call
+    cannot flood convcheck's own output; the output is shown only when the call fails."""
+
+    TAIL = 2000
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+        self.__name__ = getattr(fn, "__name__", "substitute")
+        self.__module__ = getattr(fn, "__module__", "")
+        self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
+
+    def __call__(self, *args: Any, **kw: Any) -> Any:
+        import contextlib
+        import io
+
+        buf = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+                return self.fn(*args, **kw)
+        except Exception as e:
+            printed = buf.getvalue()
+            if printed:
+                raise SubstituteFailed(f"{type(e).__name__}: {e}\n--- the substitute printed (tail) ---\n"
+                                       f"{printed[-self.TAIL:]}") from e
+            raise
+
+
 class SolverSet:
     """Attribute access to solver families: ``solvers.spectral_gap(...)``.
 
@@ -112,7 +144,7 @@ class SolverSet:
         #: solver families the check called through this set, observed (not declared)
         self.called: set[str] = set()
         self._overrides: dict[str, Callable[..., Any]] = {
-            fam: (DifferentialProxy(fam, fn, REFERENCE[fam]) if differential else fn)
+            fam: (DifferentialProxy(fam, _Quiet(fn), REFERENCE[fam]) if differential else _Quiet(fn))
             for fam, fn in self._raw.items()
         }
 

@@ -24,7 +24,20 @@ from typing import Any
 
 from convcheck.verify.model import Evidence
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: version -> the SQL that takes a database from that version to the next (applied in order,
+#: in one transaction, when a read-write command opens an older database)
+MIGRATIONS: dict[int, str] = {
+    1: """CREATE TABLE IF NOT EXISTS controls (
+        run_id TEXT NOT NULL REFERENCES runs(id), claim_id TEXT NOT NULL, control TEXT NOT NULL,
+        kind TEXT NOT NULL, verdict TEXT NOT NULL, ok INTEGER NOT NULL, summary TEXT NOT NULL,
+        elapsed_s REAL NOT NULL, PRIMARY KEY (run_id, claim_id, control));
+       CREATE INDEX IF NOT EXISTS results_by_claim ON results (claim_id);""",
+}
+#: how long a finished result waits for a locked database before going to a sidecar file
+WRITE_PATIENCE_S = 120.0
+#: summary prefix of an ERROR that the infrastructure caused (a dead worker), not the claim
+INFRASTRUCTURE = "worker died"
 APP_ID = 0x63636B31  # "cck1", stored in PRAGMA application_id
 
 _SCHEMA = """
@@ -99,11 +112,45 @@ class StoredResult:
         return matches(self.verdict, self.expected, self.evidence.substitution)
 
 
-def _git_commit() -> str | None:
+def _process_alive(pid: Any, host: Any) -> bool:
+    """Whether process ``pid`` on ``host`` may still be running (unknown hosts: assume yes)."""
+    if not isinstance(pid, int) or host != platform.node():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _git_dirty() -> bool | None:
+    """Whether the working directory's repository has uncommitted changes (None outside git)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                             text=True, timeout=5, cwd=os.getcwd())
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def _threadpools() -> list[dict[str, Any]]:
+    """The BLAS / OpenMP thread pools of this process (threadpoolctl), recorded with a run."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover
+        return []
+    return [{k: d.get(k) for k in ("user_api", "internal_api", "num_threads")} for d in threadpool_info()]
+
+
+def _git_commit(where: str | os.PathLike[str] | None = None) -> str | None:
+    """The git commit of the repository at ``where`` (default: the working directory, i.e. the
+    user's repository), or None outside git."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=where or os.getcwd(),
         )
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
@@ -122,7 +169,10 @@ def environment_info() -> dict[str, Any]:
 
     return {
         "suite_version": __version__,
-        "git_commit": _git_commit(),
+        "git_commit": _git_commit(),  # the repository the run was started in (the user's)
+        "git_dirty": _git_dirty(),
+        "convcheck_git_commit": _git_commit(Path(__file__).resolve().parent.parent),
+        "threadpools": _threadpools(),
         "packages": pkgs,
         "machine": {
             "platform": platform.platform(),
@@ -147,6 +197,8 @@ class Store:
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         info = environment_info()
         info["argv"] = argv
+        info["pid"] = os.getpid()
+        info["host"] = platform.node()
         info.update(extra or {})
         with self._tx():
             self.conn.execute(
@@ -154,6 +206,16 @@ class Store:
                 (run_id, time.time(), "running", kind, seed, tier, json.dumps(info)),
             )
         return run_id
+
+    def reopen_run(self, run_id: str) -> None:
+        """Mark a resumed run as running in this process."""
+        info = self.run(run_id)
+        extra = {k: v for k, v in info.items()
+                 if k not in ("id", "started", "finished", "status", "kind", "seed", "tier")}
+        extra.update(pid=os.getpid(), host=platform.node())
+        with self._tx():
+            self.conn.execute("UPDATE runs SET status = 'running', finished = NULL, info = ? WHERE id = ?",
+                              (json.dumps(extra), run_id))
 
     def finish_run(self, run_id: str, status: str = "finished") -> None:
         with self._tx():
@@ -168,8 +230,12 @@ class Store:
         if row is None:
             known = [r["id"] for r in self.runs(limit=5)]
             raise StoreError(f"no run {run_id!r} in {self.path}; recent runs: {', '.join(known) or 'none'}")
-        return {"id": row[0], "started": row[1], "finished": row[2], "status": row[3], "kind": row[4],
-                "seed": row[5], "tier": row[6], **json.loads(row[7])}
+        info = json.loads(row[7])
+        status = row[3]
+        if status == "running" and not _process_alive(info.get("pid"), info.get("host")):
+            status = "interrupted"  # its process is gone: resumable, not running
+        return {"id": row[0], "started": row[1], "finished": row[2], "status": status, "kind": row[4],
+                "seed": row[5], "tier": row[6], **info}
 
     def runs(self, limit: int = 50, kind: str | None = None) -> list[dict[str, Any]]:
         q = "SELECT id FROM runs"
@@ -209,13 +275,31 @@ class Store:
 
     # -- results ------------------------------------------------------------
     def add_result(self, run_id: str, claim: dict[str, Any], evidence: Evidence, expected: str) -> None:
+        """Store one finished result.  Lock contention is retried with backoff (up to
+        ``WRITE_PATIENCE_S``); if the database still refuses, the result goes to a sidecar JSON
+        file beside it (named in the error) rather than being lost."""
         matches = evidence.matches(expected)
-        with self._tx():
-            self.conn.execute(
-                "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?)",
-                (run_id, claim["id"], claim["paper"], str(evidence.verdict), expected, int(matches),
-                 evidence.elapsed_s, json.dumps(evidence.to_json()), json.dumps(claim)),
-            )
+        row = (run_id, claim["id"], claim["paper"], str(evidence.verdict), expected, int(matches),
+               evidence.elapsed_s, json.dumps(evidence.to_json()), json.dumps(claim))
+        deadline = time.monotonic() + WRITE_PATIENCE_S
+        delay = 0.05
+        while True:
+            try:
+                with self._tx():
+                    self.conn.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?)", row)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                if time.monotonic() > deadline:
+                    side = Path(f"{self.path}.{run_id}.pending.jsonl")
+                    with open(side, "a") as fh:
+                        fh.write(json.dumps({"run_id": run_id, "claim": claim, "expected": expected,
+                                             "evidence": evidence.to_json()}) + "\n")
+                    raise StoreError(f"{self.path} stayed locked for {WRITE_PATIENCE_S:.0f} s; the result of "
+                                     f"{claim['id']} was written to {side} instead") from e
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def results(self, run_id: str) -> list[StoredResult]:
         rows = self.conn.execute(
@@ -228,8 +312,15 @@ class Store:
             for r in rows
         ]
 
-    def done_claims(self, run_id: str) -> set[str]:
-        return {r[0] for r in self.conn.execute("SELECT claim_id FROM results WHERE run_id = ?", (run_id,))}
+    def done_claims(self, run_id: str, *, final_only: bool = False) -> set[str]:
+        """Claims with a stored result; ``final_only`` leaves out results that an
+        infrastructure fault produced (a worker that died), so a resume redoes them."""
+        rows = self.conn.execute("SELECT claim_id, verdict, evidence FROM results WHERE run_id = ?",
+                                 (run_id,)).fetchall()
+        if not final_only:
+            return {r[0] for r in rows}
+        return {cid for cid, verdict, ev in rows
+                if not (verdict == "ERROR" and json.loads(ev).get("summary", "").startswith(INFRASTRUCTURE))}
 
     # -- controls -------------------------------------------------------------
     def add_control(self, run_id: str, outcome: Any) -> None:
@@ -242,6 +333,8 @@ class Store:
 
     def control_outcomes(self, claim_id: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
         """The latest stored outcome of each (claim, control), optionally of one claim."""
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='controls'").fetchone():
+            return {}  # a database written before controls existed
         q = ("SELECT c.claim_id, c.control, c.kind, c.verdict, c.ok, c.summary, c.run_id, u.started "
              "FROM controls c JOIN runs u ON u.id = c.run_id")
         args: tuple[Any, ...] = ()
@@ -270,14 +363,27 @@ class Store:
         return out
 
     def history(self, claim_id: str, limit: int = 10) -> list[StoredResult]:
+        """The claim's latest ``limit`` results, newest first (one query)."""
         rows = self.conn.execute(
-            "SELECT r.run_id FROM results r JOIN runs u ON u.id = r.run_id WHERE r.claim_id = ? "
+            "SELECT r.run_id, r.claim_id, r.paper, r.verdict, r.expected, r.matches, r.elapsed_s, r.evidence, "
+            "r.claim FROM results r JOIN runs u ON u.id = r.run_id WHERE r.claim_id = ? "
             "ORDER BY u.started DESC LIMIT ?", (claim_id, limit),
         ).fetchall()
-        out = []
-        for (rid,) in rows:
-            out.extend(x for x in self.results(rid) if x.claim_id == claim_id)
-        return out
+        return [StoredResult(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6],
+                             Evidence.from_json(json.loads(r[7])), json.loads(r[8])) for r in rows]
+
+    def recorded_costs(self, claim_ids: list[str]) -> dict[str, float]:
+        """Claim id -> seconds its latest stored result took (for progress ETAs)."""
+        out: dict[str, float] = {}
+        for cid, elapsed in self.conn.execute(
+                "SELECT r.claim_id, r.elapsed_s FROM results r JOIN runs u ON u.id = r.run_id "
+                "ORDER BY u.started"):
+            out[cid] = float(elapsed)
+        return {c: out[c] for c in claim_ids if c in out}
+
+    def verdict_counts(self, run_id: str) -> dict[str, int]:
+        return {v: n for v, n in self.conn.execute(
+            "SELECT verdict, COUNT(*) FROM results WHERE run_id = ? GROUP BY verdict", (run_id,))}
 
     # -- benchmarks -----------------------------------------------------------
     def add_benchmarks(self, run_id: str, rows: list[dict[str, Any]]) -> None:
@@ -307,12 +413,26 @@ class Store:
         self.conn.close()
 
 
-def open_store(path: str | os.PathLike[str] = "convcheck.sqlite", *, create: bool = True) -> Store:
+def _read_only_uri(p: Path) -> str:
+    """A read-only ``file:`` URI for ``p``, its path percent-encoded (a raw '#', '?' or '%'
+    would change the URI).  Without a -wal file nothing is mid-write, and the file is read as
+    immutable (no -wal/-shm side files are created); with one, its content must be read
+    through the shared-memory index that comes with it."""
+    wal = Path(f"{p}-wal")
+    return p.resolve().as_uri() + ("?mode=ro" if wal.exists() else "?mode=ro&immutable=1")
+
+
+def open_store(path: str | os.PathLike[str] = "convcheck.sqlite", *, create: bool = True,
+               readonly: bool = False) -> Store:
     """Open (or create) a convcheck database.
 
     Refuses, without modifying it, a file that is not SQLite or is an SQLite database of
-    another application.  ``create=False`` refuses a missing file.
+    another application.  ``create=False`` refuses a missing file.  ``readonly=True`` (the
+    commands that only read: show, report, compare) opens it read-only and never writes —
+    it works on read-only storage and leaves no -wal/-shm files behind.
     """
+    if readonly:
+        create = False
     p = Path(path)
     if p.is_dir():
         raise StoreError(f"{p} is a directory, not a database file")
@@ -328,8 +448,7 @@ def open_store(path: str | os.PathLike[str] = "convcheck.sqlite", *, create: boo
         if header != b"SQLite format 3\x00":
             raise StoreError(f"{p} is not an SQLite database (convcheck leaves it untouched)")
         try:
-            # a file: URI with the path percent-encoded (a raw '#', '?' or '%' would change it)
-            ro = sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True)
+            ro = sqlite3.connect(_read_only_uri(p), uri=True)
             app = ro.execute("PRAGMA application_id").fetchone()[0]
             tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             ro.close()
@@ -346,6 +465,18 @@ def open_store(path: str | os.PathLike[str] = "convcheck.sqlite", *, create: boo
     else:
         if p.parent and not p.parent.exists():
             raise StoreError(f"directory {p.parent} does not exist")
+    if readonly:
+        try:
+            conn = sqlite3.connect(_read_only_uri(p), uri=True, isolation_level=None, timeout=30)
+            v = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+            conn.execute("SELECT run_id, claim_id, verdict, evidence FROM results LIMIT 1").fetchall()
+        except (sqlite3.DatabaseError, TypeError) as e:
+            raise StoreError(f"{p} is a damaged convcheck database: {e}") from e
+        if int(v) > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(f"{p} was written by a newer convcheck (schema {v}; this one reads up to "
+                             f"{SCHEMA_VERSION}): upgrade convcheck")
+        return Store(conn, str(p))  # an older schema reads as it is (its missing tables read empty)
     try:
         conn = sqlite3.connect(p, isolation_level=None, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -353,10 +484,75 @@ def open_store(path: str | os.PathLike[str] = "convcheck.sqlite", *, create: boo
         conn.execute(f"PRAGMA application_id={APP_ID}")
         conn.executescript(_SCHEMA)
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        v = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
-    except sqlite3.DatabaseError as e:
+        v = int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+        if v > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(f"{p} was written by a newer convcheck (schema {v}; this one reads up to "
+                             f"{SCHEMA_VERSION}): upgrade convcheck")
+        if v < SCHEMA_VERSION:  # migrate forward, keeping every stored row, after a backup copy
+            import shutil
+
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            shutil.copy2(p, f"{p}.bak-{v}")
+            conn.execute("BEGIN IMMEDIATE")
+            for step in range(v, SCHEMA_VERSION):
+                for stmt in MIGRATIONS[step].split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except (sqlite3.DatabaseError, ValueError, TypeError) as e:
         raise StoreError(f"cannot open {p}: {e}") from e
-    if int(v) != SCHEMA_VERSION:
-        conn.close()
-        raise StoreError(f"{p} has schema version {v}; this convcheck reads version {SCHEMA_VERSION}")
     return Store(conn, str(p))
+
+
+def results_frame(store: Store, runs: list[str] | None = None) -> Any:
+    """Stored results as a pandas DataFrame, one row per (run, claim): run metadata, verdict,
+    expectation, whether it matches, tightness, time, instance counts, the seed and the
+    counterexample parameters (JSON).  ``runs=None``: every run."""
+    import pandas as pd
+
+    q = ("SELECT r.run_id, u.started, u.seed AS run_seed, u.tier, r.claim_id, r.paper, r.verdict, r.expected, "
+         "r.elapsed_s, r.evidence, r.claim, u.info FROM results r JOIN runs u ON u.id = r.run_id")
+    args: tuple[Any, ...] = ()
+    if runs:
+        q += f" WHERE r.run_id IN ({','.join('?' * len(runs))})"
+        args = tuple(runs)
+    from convcheck.verify.verdict import matches
+
+    rows = []
+    for run_id, started, seed, tier, cid, paper, verdict, expected, elapsed, ev, cl, info in store.conn.execute(
+            q + " ORDER BY u.started, r.claim_id", args):
+        e, c, i = json.loads(ev), json.loads(cl), json.loads(info)
+        cx = e.get("counterexample")
+        row = {"run_id": run_id, "started": pd.Timestamp(started, unit="s"), "seed": seed, "tier": tier,
+               "claim": cid, "paper": paper, "verdict": verdict, "expected": expected,
+               "matches": matches(verdict, expected, e.get("substitution")), "finding": c.get("finding"),
+               "tightness": e.get("tightness"), "elapsed_s": elapsed,
+               "n_instances": e.get("n_instances"), "n_failed": e.get("n_failed"),
+               "solvers": ",".join(i.get("solvers") or []),
+               "counterexample": json.dumps(cx.get("params")) if cx else None}
+        for k, v in (e.get("metrics") or {}).items():
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                row[f"metric.{k}"] = v
+        rows.append(row)
+    cols = ["run_id", "started", "seed", "tier", "claim", "paper", "verdict", "expected", "matches", "finding",
+            "tightness", "elapsed_s", "n_instances", "n_failed", "solvers", "counterexample"]
+    df = pd.DataFrame(rows)
+    return df if len(df) else pd.DataFrame(columns=cols)
+
+
+def load_results(path: str | os.PathLike[str] = "convcheck.sqlite", run: str | None = None,
+                 runs: list[str] | None = None) -> Any:
+    """Results of a convcheck database as a pandas DataFrame (see :func:`results_frame`): one
+    ``run`` or several ``runs`` (ids or references: ``latest``, ``latest~1``, prefixes), or all."""
+    if run is not None:
+        runs = [run, *(runs or [])]
+    store = open_store(path, readonly=True)
+    try:
+        ids = [store.resolve_run(r, kind=None) for r in runs] if runs else None
+        return results_frame(store, ids)
+    finally:
+        store.close()

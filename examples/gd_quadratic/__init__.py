@@ -64,6 +64,15 @@ ROUNDING = Tolerance(rtol=1e-9, atol=1e-12, why="k <= 50 float64 iterations of a
                      "error of the iterates stays within k * n * eps * ||x_0 - x*|| relative to the bound")
 ITERATIONS = 50
 
+#: the planted bug of both rate claims: gradient descent that takes twice the step it is given
+STEP_DOUBLED = negative("step_doubled", "gradient descent that takes twice the step it is given",
+                        solvers={"gd_quadratic_iterates": lambda p, h, k, x0: gd_quadratic_iterates(p, 2 * h, k, x0)})
+
+
+def _wide_step(inst: Any) -> float:
+    """The misquotation's step range: ``h = s * 2/L`` with ``s < 1`` (so ``h < 2/L``)."""
+    return min(float(inst.params["step_fraction"]), 0.999) * 2.0 / inst.problem.L
+
 
 def _distances(inst: Any, solvers: Any, step: float) -> tuple[np.ndarray, float]:
     p = inst.problem
@@ -79,8 +88,7 @@ def _distances(inst: Any, solvers: Any, step: float) -> tuple[np.ndarray, float]
     family=QUADRATICS,
     tolerance=ROUNDING,
     uses=("gd_quadratic_iterates",),
-    controls=(negative("step_doubled", "gradient descent that takes twice the step it is given",
-                       solvers={"gd_quadratic_iterates": lambda p, h, k, x0: gd_quadratic_iterates(p, 2 * h, k, x0)}),),
+    controls=(STEP_DOUBLED,),
 )
 def gd_linear_rate(inst: Any, solvers: Any) -> Result:
     """The theorem's bound at every iterate, in its own step range ``h = s * 2/(mu + L)``."""
@@ -112,7 +120,7 @@ def gd_linear_rate(inst: Any, solvers: Any) -> Result:
 def gd_misquoted_rate(inst: Any, solvers: Any) -> Result:
     """The misquoted bound over the wider step range ``h = s * 2/L`` (s < 1 keeps h < 2/L)."""
     p = inst.problem
-    h = min(float(inst.params["step_fraction"]), 0.999) * 2.0 / p.L
+    h = _wide_step(inst)
     d, d0 = _distances(inst, solvers, h)
     k = np.arange(d.size)
     return checks.at_most(d, (1.0 - h * p.mu) ** k * d0, ROUNDING, what="||x_k - x*|| vs (1 - h mu)^k ||x_0 - x*||")
@@ -125,13 +133,12 @@ def gd_misquoted_rate(inst: Any, solvers: Any) -> Result:
     family=QUADRATICS,
     tolerance=ROUNDING,
     uses=("gd_quadratic_iterates",),
-    controls=(negative("step_doubled", "gradient descent that takes twice the step it is given",
-                       solvers={"gd_quadratic_iterates": lambda p, h, k, x0: gd_quadratic_iterates(p, 2 * h, k, x0)}),),
+    controls=(STEP_DOUBLED,),
 )
 def gd_corrected_rate(inst: Any, solvers: Any) -> Result:
     """The misquoted statement with the true factor of gradient descent on a quadratic."""
     p = inst.problem
-    h = min(float(inst.params["step_fraction"]), 0.999) * 2.0 / p.L
+    h = _wide_step(inst)
     d, d0 = _distances(inst, solvers, h)
     q = max(abs(1.0 - h * p.mu), abs(1.0 - h * p.L))
     k = np.arange(d.size)

@@ -42,6 +42,7 @@ _EXPORTS = {
     "checks": "verify.checks:",
     "families": "families:",
     "reference": "solvers.registry:reference",
+    "load_results": "verify.store:load_results",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,4 +1,4 @@
-"""pytest-benchmark view of the performance-critical cores (issue 8).
+"""pytest-benchmark view of the performance-critical cores (the cores the papers register).
 
 Every case comes from the same builders as ``convcheck bench`` (``verify/bench.py``), at the
 ``--quick`` sizes, one test per (core, size, implementation, backend).  Peers

@@ -1,4 +1,4 @@
-"""Unit tests for solvers.dual_averaging (seed 004, eq. (3), Lemmas 1-2, Appendix E)."""
+"""Unit tests for solvers.dual_averaging (the N2O edge-rental paper, eq. (3), Lemmas 1-2, Appendix E)."""
 
 from __future__ import annotations
 

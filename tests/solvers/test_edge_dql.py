@@ -1,4 +1,4 @@
-"""Unit tests for solvers.edge_dql (seed 004, Appendix A)."""
+"""Unit tests for solvers.edge_dql (the N2O edge-rental paper, Appendix A)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Unit tests for solvers.graphs: graph families, W_N(G) of (14), spectra (seed 004)."""
+"""Unit tests for solvers.graphs: graph families, W_N(G) of (14), spectra (the N2O edge-rental paper)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import pytest
 import convcheck.theorems.d2d_stackelberg  # noqa: F401  (registers the claims)
 from convcheck.solvers import d2d_pricing as dp
 from convcheck.verify.claims import REGISTRY
+from convcheck.verify.controls import run_control
 from convcheck.verify.engine import evaluate
 from convcheck.verify.solverset import SolverSet
 from tests.theorems.expectations import assert_meets_expectation
@@ -21,7 +22,9 @@ CLAIMS = sorted((c for c in REGISTRY.values() if c.paper == PAPER), key=lambda c
 HEAVY = {f"{PAPER}.{n}" for n in ("theorem1_stq_convergence",
                                   "stackelberg_value_iteration_converges",
                                   "lemma3_expected_operator", "lemma4_contraction_global_optimum",
-                                  "leader_best_response_global")}
+                                  "leader_best_response_global", "synchronous_stq_team_convergence",
+                                  "assumption1_visits", "lemma1_stochastic_approximation",
+                                  "lemma1_stochastic_approximation_gamma_below_one", "lemma2_fixed_point")}
 
 
 def test_paper_lists_every_required_claim() -> None:
@@ -37,6 +40,10 @@ def test_paper_lists_every_required_claim() -> None:
         "leader_best_response_global", "assumption2_schedule", "lemma1_stochastic_approximation",
         "lemma2_fixed_point", "lemma3_expected_operator", "lemma4_contraction",
         "lemma4_contraction_global_optimum", "theorem1_stq_convergence",
+        "stackelberg_value_iteration_converges", "positivity_chain_link_j_only",
+        "case4_shape_corrected", "case4_best_response_corrected",
+        "lemma1_stochastic_approximation_gamma_below_one", "assumption1_visits",
+        "synchronous_stq_team_convergence",
     }
     assert required <= ids
 
@@ -51,8 +58,30 @@ def test_claim_meets_expectation(claim) -> None:  # type: ignore[no-untyped-def]
     assert_meets_expectation(claim, evaluate(claim, seed=0, tier="fast"))
 
 
-@pytest.mark.parametrize("claim", [c for c in CLAIMS if c.counterexample is not None],
-                         ids=lambda c: c.id)
+def test_every_claim_has_controls_and_every_refuted_claim_a_grade() -> None:
+    for c in CLAIMS:
+        assert c.controls or c.controls_waived, c.id
+        kinds = {k.kind for k in c.controls}
+        if str(c.expect) == "REFUTED":
+            assert c.finding is not None and "positive" in kinds, c.id
+        else:
+            assert "negative" in kinds, c.id
+
+
+def _control_params():  # type: ignore[no-untyped-def]
+    return [pytest.param(c, k, id=f"{c.id}::{k.name}",
+                         marks=[pytest.mark.slow] if c.id in HEAVY else [])
+            for c in CLAIMS for k in c.controls]
+
+
+@pytest.mark.parametrize(("claim", "control"), _control_params())
+def test_control(claim, control) -> None:  # type: ignore[no-untyped-def]
+    out = run_control(claim, control, seed=0, tier="fast")
+    assert out.ok, f"{claim.id} :: {control.name}: {out.verdict}: {out.summary}"
+
+
+@pytest.mark.parametrize("claim", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.id in HEAVY else [])
+                                   for c in CLAIMS if c.counterexample is not None])
 def test_pinned_counterexample_replays(claim) -> None:  # type: ignore[no-untyped-def]
     inst = claim.family.instance(claim.counterexample)
     res = claim.check(inst, SolverSet())

@@ -9,6 +9,7 @@ import pytest
 import convcheck.theorems.mean_field_marl  # noqa: F401  (registers the claims)
 from convcheck.solvers import mean_field as mf
 from convcheck.solvers import neural_ac as nac
+from convcheck.theorems.mean_field_marl import mutants
 from convcheck.verify.claims import REGISTRY
 from convcheck.verify.engine import evaluate
 from convcheck.verify.solverset import SolverSet
@@ -29,7 +30,8 @@ def test_every_required_claim_is_listed() -> None:
         "exponential_decay", "exponential_decay_corrected", "localisation_error",
         "centered_feature_norm", "policy_gradient_formula", "local_gradient_error",
         "visitation_restart_construction", "critic_error_vs_width", "critic_error_vs_k",
-        "actor_rate", "actor_rate_exact_gradients",
+        "actor_rate", "actor_rate_exact_gradients", "bellman_equation_q_agent_level",
+        "exponential_decay_k_positive",
     }
     assert required <= ids
 
@@ -60,13 +62,33 @@ BASE = {"model": "random", "graph": "path", "S": 3, "N": 3, "A": 2, "gamma": 0.7
 
 
 def test_planted_bug_uniform_team_policy_is_caught() -> None:
-    def bad(pi, space):  # type: ignore[no-untyped-def]
-        good = mf.team_policy(pi, space)
-        tot = space.loc_counts.sum(1)
-        sizes = np.bincount(tot)
-        return mf.TeamPolicy(np.broadcast_to(1.0 / sizes[tot], good.probs.shape).copy(), space)
+    assert _check("team_policy_is_multinomial", BASE, {"team_policy": mutants.team_policy_uniform}) is False
 
-    assert _check("team_policy_is_multinomial", BASE, {"team_policy": bad}) is False
+
+def test_every_claim_has_controls_and_refuted_ones_are_graded() -> None:
+    for c in CLAIMS:
+        assert c.controls or c.controls_waived, c.id
+        if c.controls:
+            assert any(ctl.kind == "negative" for ctl in c.controls), c.id
+        if str(c.expect) == "REFUTED":
+            assert c.finding is not None, c.id
+            assert any(ctl.kind == "positive" for ctl in c.controls), c.id
+
+
+def test_centered_feature_norm_checks_the_feature_of_4_7() -> None:
+    """||Phi|| <= 2 cannot fail with this input (||Phi|| <= sqrt 2 for any weights); the check
+    must still reject a feature that is not the centred gradient of the network (4.3)."""
+    params = {**BASE, "M": 8, "tau": 1.0, "signs": "ones", "offset": 0.5}
+    assert _check("centered_feature_norm", params, {}) is True
+    assert _check("centered_feature_norm", params, {"centered_feature": mutants.centered_feature_uncentred}) is False
+    assert _check("centered_feature_norm", params, {"centered_feature": mutants.centered_feature_shifted}) is False
+
+
+def test_decay_is_reported_per_k_and_k2_is_pinned() -> None:
+    claim = REGISTRY[f"{PAPER}.exponential_decay_k_positive"]
+    res = claim.check(claim.family.instance(claim.counterexample), SolverSet())
+    assert res.ok is False and "violated at k = 2" in res.detail, res.detail
+    assert res.metrics["ratio_k2"] > 1.5 and res.metrics["ratio_k1"] <= 1.0
 
 
 def test_planted_bug_unweighted_team_q_is_caught() -> None:
@@ -115,10 +137,7 @@ def test_actor_verdict_rules() -> None:
     assert actor_trend_verdict([Fit(-0.1, -0.3, 0.05, [])]) is None  # undecided
 
 
-def _sign_flipped_actor(system, p0, **kw):  # type: ignore[no-untyped-def]
-    """Planted bug: Algorithm 2 with the ascent step replaced by a descent step."""
-    kw["lr_actor"] = -kw["t_actor"] ** -0.5
-    return nac.ltde_neural_ac(system, p0, **kw)
+_sign_flipped_actor = mutants.actor_descending
 
 
 def _small_actor_rate(overrides: dict):  # type: ignore[no-untyped-def]
@@ -130,6 +149,7 @@ def _small_actor_rate(overrides: dict):  # type: ignore[no-untyped-def]
     return _actor_rate(inst, SolverSet(overrides), [4, 16, 64], 2, settings, n_random=0)
 
 
+@pytest.mark.slow
 def test_planted_bug_descending_actor_is_caught() -> None:
     res = _small_actor_rate({"neural_actor_critic": _sign_flipped_actor})
     assert res.ok is False, res.detail

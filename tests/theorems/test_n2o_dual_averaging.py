@@ -18,7 +18,7 @@ from tests.theorems.expectations import assert_meets_expectation
 
 CLAIMS = select(paper="n2o_dual_averaging", tier="fast")
 CHEAP = [c for c in CLAIMS if "dql_vs" not in c.id and "rgg_gap" not in c.id
-         and "grid_gap" not in c.id and "theorem2" not in c.id]
+         and "rgg_laplacian" not in c.id and "grid_gap" not in c.id and "theorem2" not in c.id]
 
 
 def test_paper_has_the_required_claims() -> None:
@@ -29,7 +29,10 @@ def test_paper_has_the_required_claims() -> None:
                      "lazy_walk_properties", "grid_gap_theta", "cartesian_product_half_min",
                      "rgg_degree_concentration", "rgg_gap_omega", "chebyshev_17",
                      "theorem3_consensus", "log_inequalities", "dql_targets_line13", "consensus_expansion",
-                     "centralized_dql_vs_optimum", "multi_agent_dql_vs_centralized"):
+                     "centralized_dql_vs_optimum", "multi_agent_dql_vs_centralized",
+                     "lemma1_step_as_printed", "lemma1_step_corrected", "theorem1_proof_steps",
+                     "consensus_expansion_random", "product_distance_monotone",
+                     "rgg_laplacian_gap_r2"):
         assert required in ids
 
 
@@ -108,3 +111,61 @@ def test_bad_inputs_raise_clear_errors() -> None:
     with pytest.raises(ValueError, match="disconnected"):
         gr.gossip_matrix(gr.Graph(two))
     assert make_graph("rgg", 30, 1, np.random.default_rng(0)).is_connected()
+
+
+def test_every_claim_has_controls_and_every_refuted_claim_a_grade_and_a_positive_control() -> None:
+    for c in select(paper="n2o_dual_averaging"):
+        assert c.controls or c.controls_waived, c.id
+        if c.controls:
+            assert any(x.kind == "negative" for x in c.controls), c.id
+        if str(c.expect) == "REFUTED":
+            assert c.finding is not None, c.id
+            assert any(x.kind == "positive" for x in c.controls), c.id
+
+
+CHEAP_CONTROLS = [(c, x) for c in CLAIMS for x in c.controls
+                  if c.id.split(".", 1)[1] in {"dql_targets_line13", "projection_lipschitz",
+                                                "dual_averaging_regret", "lemma3_mixing",
+                                                "lemma3_doubly_stochastic", "log_inequalities",
+                                                "gossip_matrix_doubly_stochastic",
+                                                "lemma4_sigma2_bound", "cartesian_product_half_min",
+                                                "cartesian_product_combinatorial",
+                                                "product_distance_monotone"}]
+
+
+@pytest.mark.parametrize("claim, control", CHEAP_CONTROLS,
+                         ids=[f"{c.id}::{x.name}" for c, x in CHEAP_CONTROLS])
+def test_cheap_control_outcome(claim, control) -> None:  # type: ignore[no-untyped-def]
+    from convcheck.verify.controls import run_control
+
+    out = run_control(claim, control)
+    assert out.ok, f"{control.kind} control {control.name}: {out.verdict}: {out.summary}"
+
+
+def test_random_gossip_honours_a_substituted_step() -> None:
+    # Appendix E runs through the step it is given (issue 14 item 5): every iteration calls it
+    # with the drawn W(tau), and a step that never communicates changes the run
+    from convcheck.theorems.n2o_dual_averaging.mutants import step_no_gossip
+
+    g = gr.cycle_graph(6)
+    rng = np.random.default_rng(0)
+    obj = da.random_objectives(rng, 6, 2, "absolute")
+    fs = da.Box(-np.ones(2), np.ones(2))
+    beta = da.sqrt_schedule(200, 1.0)
+    calls = []
+
+    def counting(Z, G, W, b, f):  # type: ignore[no-untyped-def]
+        calls.append(W.shape)
+        return da.dual_averaging_step(Z, G, W, b, f)
+
+    ref = da.run_dual_averaging(obj, fs, da.edge_gossip(g), beta, seed=1, step=counting)
+    assert len(calls) == 200 and calls[0] == (6, 6)
+    bad = da.run_dual_averaging(obj, fs, da.edge_gossip(g), beta, seed=1, step=step_no_gossip)
+    assert np.max(np.abs(bad.consensus - ref.consensus)) > 1.0
+
+
+def test_simplex_projection_scaled_is_not_a_registered_family() -> None:
+    from convcheck.solvers.registry import load_all
+
+    assert "simplex_projection_scaled" not in load_all()
+    assert np.allclose(da.simplex_projection_scaled(np.array([3.0, 0.0]), 2.0), [2.0, 0.0])

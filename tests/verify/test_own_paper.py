@@ -66,6 +66,7 @@ def test_found_with_papers_option_and_reported_under_its_title(project: Path) ->
     assert cx["params"]["n"] == 2
 
 
+@pytest.mark.slow
 def test_found_through_the_environment_and_pyproject(project: Path) -> None:
     cwd = project / "mypaper"
     r = _run(["list", "--paper", "mypaper"], cwd, CONVCHECK_PAPERS="mypaper")
@@ -77,6 +78,7 @@ def test_found_through_the_environment_and_pyproject(project: Path) -> None:
     assert r.returncode == 0 and "mypaper.am_qm_as_printed" in r.stdout, r.stderr
 
 
+@pytest.mark.slow
 def test_found_through_its_entry_point_once_installed(project: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",

@@ -90,3 +90,25 @@ def test_an_empty_database_of_another_application_is_not_adopted(tmp_path: Path)
     with pytest.raises(StoreError, match="not convcheck's"):
         open_store(other)
     assert other.read_bytes() == before
+
+
+def test_an_older_schema_is_migrated_and_keeps_its_history(tmp_path: Path) -> None:
+    from convcheck.verify import store as S
+
+    db = tmp_path / "old.sqlite"
+    s = open_store(db)
+    run = s.new_run(seed=1, tier="fast", argv=["verify"])
+    s.add_result(run, CLAIM, Evidence(claim="mdp.x", verdict=Verdict.HOLDS, summary="kept"), "HOLDS")
+    s.conn.execute("DROP TABLE controls")
+    s.conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    s.close()
+    ro = open_store(db, readonly=True)  # an older schema reads as it is
+    assert ro.results(run)[0].evidence.summary == "kept" and ro.control_outcomes() == {}
+    ro.close()
+    s = open_store(db)
+    v = s.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+    assert int(v) == S.SCHEMA_VERSION and s.results(run)[0].evidence.summary == "kept"
+    s.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(S.SCHEMA_VERSION + 1),))
+    s.close()
+    with pytest.raises(StoreError, match="newer convcheck"):
+        open_store(db)

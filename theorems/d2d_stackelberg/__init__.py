@@ -17,7 +17,9 @@ Modules of this folder:
 * ``appendix_b.py``: Appendix B, proof of Proposition 2 (leader utility (26)-(32), cases 1-5);
 * ``appendix_c.py``: Appendix C, Assumption 2 and Lemmas 2-4 of the ST-Q proof;
 * ``studies.py``: Appendix C, the long runs: Lemma 1's iteration (33), ST-Q (38) over seeds
-  (Theorem 1) and Stackelberg value iteration;
+  (Theorem 1, Assumption 1 along the runs), synchronous ST-Q on common-reward games and
+  Stackelberg value iteration;
+* ``mutants.py``: the planted wrong solvers of the claims' negative controls (``controls=``);
 * ``bench.py``: benchmark cores (``convcheck bench``);
 * ``counterexamples/``: the pinned counterexamples of the refuted claims.
 """

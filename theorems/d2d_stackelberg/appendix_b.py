@@ -5,11 +5,13 @@ Claims:
 * derivatives of (26): ``leader_first_derivative_27``, ``leader_second_derivative_31``;
 * case 1 (D = 0): ``case1_second_derivative_28``, ``case1_best_response_29``;
 * case 2 (A + D = 0): ``case2_convex_30``;
-* roots of g and the positivity chain: ``g_roots``, ``positivity_chain``;
+* roots of g and the positivity chain: ``g_roots``, ``positivity_chain``,
+  ``positivity_chain_link_j_only`` (refuted: the other reading);
 * case 3 (D > 0): ``case3_concave_root_32``;
 * case 4 (D < 0 < A + D): ``case4_root_ordering``, ``case4_inflection_as_printed`` (refuted),
   ``case4_inflection_corrected``, ``case4_derivative_limits``, ``case4_shape`` (refuted),
-  ``case4_best_response_as_printed`` (refuted), ``case4_best_response_unprojected`` (refuted);
+  ``case4_shape_corrected``, ``case4_best_response_as_printed`` (refuted),
+  ``case4_best_response_unprojected`` (refuted), ``case4_best_response_corrected``;
 * case 5 (A + D < 0): ``case5_convex``;
 * every case: ``leader_best_response_global``.
 """
@@ -20,11 +22,20 @@ from typing import Any
 
 import numpy as np
 
-from convcheck import Expect, Figure, Kind, Result, Series, Tolerance, checks
+from convcheck import Expect, Figure, Finding, Kind, Result, Series, Tolerance, checks, negative, positive
 from convcheck.solvers import d2d_pricing as dp
 from convcheck.theorems.d2d_stackelberg import PAPER
+from convcheck.theorems.d2d_stackelberg import mutants as mut
 from convcheck.theorems.d2d_stackelberg._common import FD_TOL
-from convcheck.theorems.d2d_stackelberg.families import CASE4, GENERIC_PAIRS, NETWORKS, PAIRS, case_family
+from convcheck.theorems.d2d_stackelberg.families import (
+    CASE4,
+    GENERIC_PAIRS,
+    NETWORKS,
+    NETWORKS_LINK_J_ONLY,
+    NETWORKS_OTHERS_VIOLATE,
+    PAIRS,
+    case_family,
+)
 
 FORMULA_TOL = Tolerance(
     rtol=1e-9, atol=0.0,
@@ -61,10 +72,18 @@ def _pair_grid(pp: dp.PricePairs, k: int = 9, interior: bool = True) -> np.ndarr
     tolerance=FD_TOL,
     reading="C_ij (hence I_ij^d) is held fixed when the leader moves alpha_ij, as (27) implies; "
             "(26) is evaluated literally with products over iK (D2D links on channel i).",
+    controls=(negative("noise_dropped_from_D", "(27) with D_ij missing its N_0 term",
+                       check=lambda inst, solvers: _check27(inst, drop_noise=True)),),
 )
 def leader_first_derivative_27(inst: Any, solvers: Any) -> Result:
+    return _check27(inst, drop_noise=False)
+
+
+def _check27(inst: Any, drop_noise: bool) -> Result:
     net, alpha, pw = inst.net, inst.alpha, inst.p
     A, C, D = dp.leader_constants(net, alpha, pw)
+    if drop_noise:
+        D = D - net.noise
     results = []
     for i, j in np.argwhere(net.x == 1):
         def u(a: float, i: int = i, j: int = j) -> float:
@@ -90,15 +109,26 @@ def leader_first_derivative_27(inst: Any, solvers: Any) -> Result:
     n=6,
     tolerance=FD_TOL,
     reading="'A' in the numerator of (31) is A_i.",
+    controls=(negative("factor_2D_to_D", "(31) with (A + D)B instead of (A + 2D)B in the numerator",
+                       check=lambda inst, solvers: _check31(inst.pp, 1.0)),),
 )
 def leader_second_derivative_31(inst: Any, solvers: Any) -> Result:
-    pp = inst.pp
+    return _check31(inst.pp, 2.0)
+
+
+def _hess31(pp: dp.PricePairs, a: np.ndarray, k: float = 2.0) -> np.ndarray:
+    """(31) as printed, with ``k`` the factor of D in (A + kD)B."""
+    num = (pp.A + k * pp.D) * pp.B + 2 * a * pp.D * (pp.D + pp.A)
+    return -pp.beta_f * pp.A * pp.B**2 * num / dp.g_denominator(pp, a) ** 2
+
+
+def _check31(pp: dp.PricePairs, k: float) -> Result:
     a = _pair_grid(pp, 5)
     h = 1e-5 * a
     fd = (dp.leader_utility_grad(pp, a + h) - dp.leader_utility_grad(pp, a - h)) / (2 * h)
     fd1 = (dp.leader_utility_pair(pp, a + h) - dp.leader_utility_pair(pp, a - h)) / (2 * h)
     return Result.all(
-        checks.close(dp.leader_utility_hess(pp, a), fd, FD_TOL, "(31) vs FD of (27)"),
+        checks.close(_hess31(pp, a, k), fd, FD_TOL, "(31) vs FD of (27)"),
         checks.close(dp.leader_utility_grad(pp, a), fd1,
                      Tolerance(1e-5, 1e-7 * float(np.max(np.abs(pp.beta_l * pp.C))),
                                "FD; absolute floor where (27) vanishes (near the optimum)"),
@@ -118,13 +148,18 @@ def leader_second_derivative_31(inst: Any, solvers: Any) -> Result:
     family=case_family(1),
     n=4,
     tolerance=FD_TOL,
+    controls=(negative("A_not_squared", "(28) with A_i instead of A_i^2 in the numerator",
+                       check=lambda inst, solvers: _check28(inst.pp, 1)),),
 )
 def case1_second_derivative_28(inst: Any, solvers: Any) -> Result:
-    pp = inst.pp
+    return _check28(inst.pp, 2)
+
+
+def _check28(pp: dp.PricePairs, power: int) -> Result:
     a = _pair_grid(pp, 7)
     h = 1e-5 * a
     fd = (dp.leader_utility_grad(pp, a + h) - dp.leader_utility_grad(pp, a - h)) / (2 * h)
-    h28 = dp.leader_hess_case1(pp, a)
+    h28 = -pp.beta_f * pp.A**power * pp.B / (pp.A * a + pp.B) ** 2  # (28) as printed
     return Result.all(
         checks.close(h28, fd, FD_TOL, "(28) vs FD"),
         checks.close(h28, dp.leader_utility_hess(pp, a), FORMULA_TOL, "(28) = (31) at D = 0"),
@@ -143,10 +178,15 @@ def case1_second_derivative_28(inst: Any, solvers: Any) -> Result:
     tolerance=GLOBAL_TOL,
     reading="'Selected in {min, dot alpha, max}' = projection onto the interval (the function is "
             "concave, so this is the unique maximiser).",
+    controls=(negative("sign_of_second_term", "(29) with + beta^f B/(beta^l C_ij)",
+                       check=lambda inst, solvers: _check29(inst.pp, +1.0)),),
 )
 def case1_best_response_29(inst: Any, solvers: Any) -> Result:
-    pp = inst.pp
-    ad = dp.price_case1(pp)
+    return _check29(inst.pp, -1.0)
+
+
+def _check29(pp: dp.PricePairs, sign: float) -> Result:
+    ad = -pp.B / pp.A + sign * pp.beta_f * pp.B / (pp.beta_l * pp.C)  # (29) as printed (sign -1)
     ok = ad > 0
     g_at = pp.beta_l * pp.C * dp.g_denominator(pp, ad) + pp.beta_f * pp.A * pp.B**2
     cand = np.clip(ad, pp.alpha_min, pp.alpha_max)
@@ -168,13 +208,18 @@ def case1_best_response_29(inst: Any, solvers: Any) -> Result:
     family=case_family(2),
     n=4,
     tolerance=FD_TOL,
+    controls=(negative("denominator_sign", "(30) with (alpha A_i + B)^2 in the denominator",
+                       check=lambda inst, solvers: _check30(inst.pp, +1.0)),),
 )
 def case2_convex_30(inst: Any, solvers: Any) -> Result:
-    pp = inst.pp
+    return _check30(inst.pp, -1.0)
+
+
+def _check30(pp: dp.PricePairs, sign: float) -> Result:
     a = _pair_grid(pp, 7)
     h = 1e-5 * a
     fd = (dp.leader_utility_grad(pp, a + h) - dp.leader_utility_grad(pp, a - h)) / (2 * h)
-    h30 = dp.leader_hess_case2(pp, a)
+    h30 = pp.beta_f * pp.A**2 * pp.B / (sign * a * pp.A + pp.B) ** 2  # (30) as printed (sign -1)
     _ga, gv = dp.leader_global_max(pp)
     at_bound = np.maximum(dp.leader_utility_pair(pp, pp.alpha_min),
                           dp.leader_utility_pair(pp, pp.alpha_max))
@@ -198,16 +243,32 @@ def case2_convex_30(inst: Any, solvers: Any) -> Result:
     kind=Kind.IDENTITY,
     family=GENERIC_PAIRS,
     n=4,
-    tolerance=Tolerance(0.0, 1e-12, "each factor is evaluated at its root: |aD + B| <= few eps B"),
+    tolerance=Tolerance(0.0, 1.0, "error / (1e3 eps cond) <= 1, cond = (|r1|+|r2|)/|r1-r2| the "
+                        "conditioning of a simple quadratic root"),
+    reading="Checked against the roots of the expanded quadratic D(D+A)a^2 + B(2D+A)a + B^2 "
+            "(numpy.roots, companion-matrix eigenvalues), an independent computation.",
+    notes="Review (issue 14): the old check evaluated each factor at its own root (a tautology). "
+          "It now compares the printed roots with those of the expanded polynomial; a sign "
+          "misprint (B/D, B/(A+D)) is REFUTED (negative control).",
+    controls=(negative("root_sign", "the printed roots with the sign flipped (B/D, B/(A+D))",
+                       check=lambda inst, solvers: _check_roots(inst.pp, +1.0)),),
 )
 def g_roots(inst: Any, solvers: Any) -> Result:
-    pp = inst.pp
-    a1, a2 = -pp.B / pp.D, -pp.B / (pp.A + pp.D)
-    # relative residual of the vanishing factor (the other factor is finite)
-    r1 = (a1 * pp.D + pp.B) / pp.B
-    r2 = (a2 * (pp.D + pp.A) + pp.B) / pp.B
-    return checks.close(np.concatenate([r1, r2]), np.zeros(2 * r1.size),
-                        Tolerance(0.0, 1e-12, "rounding"), "g(alpha^1) = g(alpha^2) = 0")
+    return _check_roots(inst.pp, -1.0)
+
+
+def _check_roots(pp: dp.PricePairs, sign: float) -> Result:
+    # independent route: the roots of the expanded quadratic D(D+A) a^2 + B(2D+A) a + B^2
+    qa, qb, qc = pp.D * (pp.D + pp.A), pp.B * (2 * pp.D + pp.A), np.broadcast_to(pp.B**2, pp.shape)
+    got = np.sort(np.stack([np.roots([x, y, z]).real for x, y, z in
+                            zip(np.broadcast_to(qa, pp.shape), np.broadcast_to(qb, pp.shape), qc,
+                                strict=True)]), axis=1)
+    printed = np.sort(np.stack([sign * pp.B / pp.D, sign * pp.B / (pp.A + pp.D)], axis=1), axis=1)
+    # a simple root of a quadratic is computed to ~ eps (|r1| + |r2|) / |r1 - r2| relative
+    cond = (np.abs(printed[:, :1]) + np.abs(printed[:, 1:])) / np.abs(printed[:, 1:] - printed[:, :1])
+    tol = Tolerance(0.0, 1.0, "error / (1e3 eps cond) <= 1: quadratic-root conditioning")
+    err = np.abs(got - printed) / (1e3 * np.finfo(float).eps * cond * np.abs(printed))
+    return checks.at_most(err.ravel(), 1.0, tol, "printed roots vs roots of the expanded g")
 
 
 @PAPER.claim(
@@ -222,6 +283,13 @@ def g_roots(inst: Any, solvers: Any) -> Result:
             "(each follower's unclipped power is positive), which the printed identity for "
             "D alpha + B needs; D_ij alpha + B = (C_ij alpha + B) + sum_{k != j} (alpha/alpha_ik)"
             "(C_ik alpha_ik + B) + N_0 alpha.",
+    notes="Review (issue 14): the family fixes others_violate = False. That is this claim's "
+          "hypothesis (the reading 'for every link', natural since the printed bound is stated "
+          "for a generic pair ij); the other reading (the bound on link j only) is the separate "
+          "claim positivity_chain_link_j_only, REFUTED (graded reading).",
+    controls=(negative("other_links_above_bound", "co-channel prices above their own -B/C_ik "
+                       "(outside the hypothesis): the chain must fail",
+                       family=NETWORKS_OTHERS_VIOLATE),),
 )
 def positivity_chain(inst: Any, solvers: Any) -> Result:
     net, alpha, pw = inst.net, inst.alpha, inst.p
@@ -234,6 +302,30 @@ def positivity_chain(inst: Any, solvers: Any) -> Result:
     vals = np.concatenate(out, axis=1)
     return checks.at_least((vals / net.B).ravel(), 0.0, Tolerance(0.0, 0.0, "strict inequalities"),
                            "C a + B, D a + B - N0 a, N0 a, a (D + A) + B all > 0")
+
+
+@PAPER.claim(
+    locator="Proposition 2, text after (31): the positivity chain with the bound on link j only",
+    statement=r"If lpha_{ij} < lpha^{max}_{ij} < -B/C_{ij} (the priced link only) then "
+              r"C_{ij}lpha_{ij}+B > 0, D_{ij}lpha_{ij}+B > N_0lpha_{ij} > 0 and "
+              r"lpha_{ij}(D_{ij}+A_i)+B > 0.",
+    kind=Kind.INEQUALITY,
+    family=NETWORKS_LINK_J_ONLY,
+    n=8,
+    expect=Expect.REFUTED,
+    finding=Finding.READING,
+    counterexample="d2d_stackelberg_positivity_link_j.json",
+    reading="The printed hypothesis read literally, for the priced link j only: the other "
+            "co-channel prices alpha_ik (k != j) are free (others_violate = True puts them above "
+            "their own -B/C_ik).",
+    notes="False under this reading: D_ij alpha + B = sum_k (alpha/alpha_ik)(C_ik alpha_ik + B) "
+          "+ N_0 alpha needs C_ik alpha_ik + B > 0 for every co-channel link k. Under the reading "
+          "'for every link' (claim positivity_chain) the chain holds.",
+    controls=(positive("all_links_bounded", "the same chain when every co-channel price is "
+                       "below its own -B/C_ik (the other reading)", family=NETWORKS),),
+)
+def positivity_chain_link_j_only(inst: Any, solvers: Any) -> Result:
+    return positivity_chain(inst, solvers)
 
 
 # ---------------------------------------------------------------------------
@@ -251,11 +343,18 @@ def positivity_chain(inst: Any, solvers: Any) -> Result:
     family=case_family(3),
     n=4,
     tolerance=GLOBAL_TOL,
+    controls=(negative("minus_root_kept", "the '-sqrt' root of (32) taken as the larger one",
+                       check=lambda inst, solvers: _check32(inst.pp, swap=True)),),
 )
 def case3_concave_root_32(inst: Any, solvers: Any) -> Result:
-    pp = inst.pp
+    return _check32(inst.pp, swap=False)
+
+
+def _check32(pp: dp.PricePairs, swap: bool) -> Result:
     a = _pair_grid(pp, 9, interior=False)
     plus, minus = dp.stationary_roots(pp)
+    if swap:
+        plus, minus = minus, plus
     big = np.maximum(plus, minus)
     small = np.minimum(plus, minus)
     scale = pp.beta_f * pp.A * pp.B**2
@@ -270,7 +369,7 @@ def case3_concave_root_32(inst: Any, solvers: Any) -> Result:
                      "both roots of (32) zero (27)"),
         checks.close(plus, big, FORMULA_TOL, "'+sqrt' root is the larger one"),
         checks.at_most(small, 0.0, Tolerance(0.0, 0.0, "sign"), "smaller root < 0"),
-        checks.at_least(dp.leader_utility_pair(pp, np.clip(big, pp.alpha_min, pp.alpha_max)),
+        checks.at_least(dp.leader_utility_pair(pp, np.clip(plus, pp.alpha_min, pp.alpha_max)),
                         gv, GLOBAL_TOL, "U(projected larger root) >= global max"),
     )
 
@@ -287,10 +386,17 @@ def case3_concave_root_32(inst: Any, solvers: Any) -> Result:
     kind=Kind.INEQUALITY,
     family=CASE4,
     n=6,
+    controls=(negative("roots_swapped", "alpha^1 and alpha^2 exchanged (alpha^1 = -B/(A+D))",
+                       check=lambda inst, solvers: _ordering(inst.pp, swap=True)),),
 )
 def case4_root_ordering(inst: Any, solvers: Any) -> Result:
-    pp = inst.pp
+    return _ordering(inst.pp, swap=False)
+
+
+def _ordering(pp: dp.PricePairs, swap: bool) -> Result:
     a1, a2 = -pp.B / pp.D, -pp.B / (pp.A + pp.D)
+    if swap:
+        a1, a2 = a2, a1
     chain = np.stack([np.broadcast_to(a2, pp.shape), np.zeros(pp.shape), pp.alpha_min,
                       pp.alpha_max, a1])
     return checks.holds(bool(np.all(np.diff(chain, axis=0)[[0, 1, 3]] > 0)
@@ -312,7 +418,11 @@ def case4_root_ordering(inst: Any, solvers: Any) -> Result:
           "t = -(A+2D)B/(2D(D+A)) (the midpoint of alpha^1 and alpha^2), and the ordering is "
           "alpha^2 < t < alpha^1, not alpha^1 < t < alpha^2 (alpha^1 > 0 > alpha^2, as the "
           "paper itself states one line earlier). Claim case4_inflection_corrected checks the "
-          "corrected statement.",
+          "corrected statement. Graded typo: a sign, the conclusion (a single inflection point "
+          "between the roots) survives.",
+    finding=Finding.TYPO,
+    controls=(positive("sign_corrected", "the threshold -(A+2D)B/(2D(D+A)) and alpha^2 < t < alpha^1",
+                       check=lambda inst, solvers: case4_inflection_corrected(inst, solvers)),),
 )
 def case4_inflection_as_printed(inst: Any, solvers: Any) -> Result:
     pp = inst.pp
@@ -338,6 +448,8 @@ def case4_inflection_as_printed(inst: Any, solvers: Any) -> Result:
     family=CASE4,
     n=6,
     reading="Sign-corrected version of the printed statement (case4_inflection_as_printed).",
+    controls=(negative("printed_threshold", "the printed threshold +(A+2D)B/(2D(D+A))",
+                       check=lambda inst, solvers: case4_inflection_as_printed(inst, solvers)),),
 )
 def case4_inflection_corrected(inst: Any, solvers: Any) -> Result:
     pp = inst.pp
@@ -363,11 +475,16 @@ def case4_inflection_corrected(inst: Any, solvers: Any) -> Result:
     n=4,
     reading="Checked by (27) at alpha^1 - d and alpha^2 + d for d = 10^-2..10^-10 of "
             "(alpha^1 - alpha^2): positive, increasing as d shrinks, and growing like 1/d.",
+    controls=(negative("outer_side", "the limits taken from outside (alpha^1+, alpha^2-), where "
+                       "(27) tends to -infinity", check=lambda inst, solvers: _limits(inst.pp, -1.0)),),
 )
 def case4_derivative_limits(inst: Any, solvers: Any) -> Result:
-    pp = inst.pp
+    return _limits(inst.pp, 1.0)
+
+
+def _limits(pp: dp.PricePairs, side: float) -> Result:
     a1, a2 = -pp.B / pp.D, -pp.B / (pp.A + pp.D)
-    d = (a1 - a2) * 10.0 ** -np.arange(2, 11)[:, None]
+    d = side * (a1 - a2) * 10.0 ** -np.arange(2, 11)[:, None]
     g1 = dp.leader_utility_grad(pp, a1 - d)
     g2 = dp.leader_utility_grad(pp, a2 + d)
     ok = all(bool(np.all(np.diff(g, axis=0) > 0)) and bool(np.all(g[-3:] > 0)) for g in (g1, g2))
@@ -391,7 +508,13 @@ def case4_derivative_limits(inst: Any, solvers: Any) -> Result:
     counterexample="d2d_stackelberg_case4_shape.json",
     notes="False when Delta < 0 (no stationary point): (27) = beta^l C + beta^f A B^2/g(alpha) "
           "has its minimum at the inflection point and stays positive, so (26) is increasing on "
-          "the whole interval. The pinned instance has Delta < 0 for some pairs.",
+          "the whole interval. The pinned instance has Delta < 0 for some pairs. Graded typo: an "
+          "omitted sub-case rather than a misprint, but the conclusion (the maximiser is the "
+          "local maximiser or alpha_max) survives, since for Delta < 0 it is alpha_max; the "
+          "corrected statement is case4_shape_corrected.",
+    finding=Finding.TYPO,
+    controls=(positive("delta_split", "+,-,+ when Delta > 0, increasing when Delta < 0",
+                       check=lambda inst, solvers: case4_shape_corrected(inst, solvers)),),
 )
 def case4_shape(inst: Any, solvers: Any) -> Result:
     pp = inst.pp
@@ -407,6 +530,34 @@ def case4_shape(inst: Any, solvers: Any) -> Result:
 
 
 @PAPER.claim(
+    locator="Proposition 2, case 4: shape of (26) (corrected: split on the sign of Delta)",
+    statement=r"If D_{ij} < 0 < A_i + D_{ij}: when \Delta > 0, (26) is increasing, decreasing, "
+              r"increasing on (lpha^2, lpha^1); when \Delta < 0 it is increasing there.",
+    kind=Kind.STRUCTURE,
+    family=CASE4,
+    n=6,
+    reading="Corrected version of case4_shape. Delta = 0 (a double root, measure zero) is left "
+            "out: pairs with |Delta| <= 1e-9 (A B)^2 are not judged.",
+    controls=(negative("printed_shape", "the printed '+,-,+ always'",
+                       check=lambda inst, solvers: case4_shape(inst, solvers)),),
+)
+def case4_shape_corrected(inst: Any, solvers: Any) -> Result:
+    pp = inst.pp
+    a1, a2 = -pp.B / pp.D, -pp.B / (pp.A + pp.D)
+    s = np.linspace(1e-4, 1 - 1e-4, 2001)[:, None]
+    G = dp.leader_utility_grad(pp, a2 + (a1 - a2) * s)
+    sign = np.sign(G)
+    changes = np.sum(sign[1:] != sign[:-1], axis=0)
+    delta = np.broadcast_to(dp.delta_32(pp), pp.shape)
+    judged = np.abs(delta) > 1e-9 * np.broadcast_to((pp.A * pp.B) ** 2, pp.shape)
+    expect_pmp = (changes == 2) & (sign[0] > 0) & (sign[-1] > 0)
+    expect_inc = np.all(sign > 0, axis=0)
+    ok = np.where(delta > 0, expect_pmp, expect_inc) | ~judged
+    return checks.holds(bool(np.all(ok)), f"{int(np.sum(~ok))} of {pp.shape[0]} pairs violate the "
+                        f"Delta-split shape ({int(np.sum(delta < 0))} with Delta < 0)")
+
+
+@PAPER.claim(
     locator="Proposition 2, case 4: best response in {dot alpha (-sqrt Delta root), alpha_max}",
     statement=r"If D_{ij} < 0 < A_i + D_{ij}, the maximiser of (26) on [\alpha_{min}, \alpha_{max}] "
               r"is \dot\alpha = \frac{-B(2D+A)-\sqrt\Delta}{2D(D+A)} or \alpha_{max}.",
@@ -419,7 +570,12 @@ def case4_shape(inst: Any, solvers: Any) -> Result:
     notes="Since D(D+A) < 0, the printed '-sqrt' root is the LARGER stationary point, a local "
           "minimiser of (26); the local maximiser is the '+sqrt' root (the text's words 'the "
           "smaller root' are right, the formula is not). The pinned instance has an interior "
-          "local maximum that beats alpha_max.",
+          "local maximum that beats alpha_max. Graded typo (a sign); with the sign fixed the "
+          "alpha_min omission remains (case4_best_response_unprojected); both fixed: "
+          "case4_best_response_corrected.",
+    finding=Finding.TYPO,
+    controls=(positive("corrected_candidates", "{projection of the '+sqrt' root, alpha_max}",
+                       check=lambda inst, solvers: case4_best_response_corrected(inst, solvers)),),
 )
 def case4_best_response_as_printed(inst: Any, solvers: Any) -> Result:
     pp = inst.pp
@@ -443,13 +599,42 @@ def case4_best_response_as_printed(inst: Any, solvers: Any) -> Result:
     notes="When the local maximiser lies below alpha_min, (26) decreases from alpha_min up to "
           "the local minimiser and the best price can be alpha_min, which the case-4 candidate "
           "set omits; the projection of the smaller root onto the bounds (as in cases 1 and 3) "
-          "repairs it (claim leader_best_response_global).",
+          "repairs it (claims case4_best_response_corrected, leader_best_response_global). Graded "
+          "typo: an omitted candidate, the closed-form conclusion survives.",
+    finding=Finding.TYPO,
+    controls=(positive("corrected_candidates", "{projection of the smaller root, alpha_max}",
+                       check=lambda inst, solvers: case4_best_response_corrected(inst, solvers)),),
 )
 def case4_best_response_unprojected(inst: Any, solvers: Any) -> Result:
     pp = inst.pp
     _, gv = dp.leader_global_max(pp)
     return checks.at_least(dp.leader_utility_pair(pp, dp.leader_best_response_case4_unclipped(pp)),
                            gv, GLOBAL_TOL, "U({smaller root, alpha_max} choice) >= global max")
+
+
+@PAPER.claim(
+    locator="Proposition 2, case 4: best response (corrected: '+sqrt' root, projected, or alpha_max)",
+    statement=r"If D_{ij} < 0 < A_i + D_{ij}, the maximiser of (26) on [lpha_{min}, lpha_{max}] "
+              r"is the better of \Pi_{[lpha_{min},lpha_{max}]}(rac{-B(2D+A)+\sqrt\Delta}"
+              r"{2D(D+A)}) and lpha_{max} (lpha_{max} when \Delta < 0).",
+    kind=Kind.IDENTITY,
+    family=CASE4,
+    n=6,
+    tolerance=GLOBAL_TOL,
+    reading="Both case-4 fixes together: the sign of the root (case4_best_response_as_printed) "
+            "and the projection onto the bounds (case4_best_response_unprojected).",
+    controls=(negative("printed_root", "the printed '-sqrt' root",
+                       check=lambda inst, solvers: case4_best_response_as_printed(inst, solvers)),),
+)
+def case4_best_response_corrected(inst: Any, solvers: Any) -> Result:
+    pp = inst.pp
+    plus, _ = dp.stationary_roots(pp)
+    hi = np.broadcast_to(pp.alpha_max, pp.shape)
+    root = np.where(np.isfinite(plus), np.clip(plus, pp.alpha_min, pp.alpha_max), hi)
+    u = np.maximum(dp.leader_utility_pair(pp, root), dp.leader_utility_pair(pp, hi))
+    _, gv = dp.leader_global_max(pp)
+    return checks.at_least(u, gv, GLOBAL_TOL, "U(better of projected '+sqrt' root, alpha_max) >= "
+                           "global max")
 
 
 # ---------------------------------------------------------------------------
@@ -466,15 +651,24 @@ def case4_best_response_unprojected(inst: Any, solvers: Any) -> Result:
     family=case_family(5),
     n=4,
     tolerance=GLOBAL_TOL,
+    notes="Review (issue 14): 'mid = -AB' is an algebraic identity, checked at machine precision; "
+          "it can fail only through a misprint. The content of case 5 is the inequality (which "
+          "uses D alpha + B > 0), the sign of (31) and the choice between the two bounds; the "
+          "negative control (always alpha_min) shows the last part is judged.",
+    controls=(negative("always_lower_bound", "alpha_min chosen instead of the better bound",
+                       check=lambda inst, solvers: _check_case5(inst.pp, lower_only=True)),),
 )
 def case5_convex(inst: Any, solvers: Any) -> Result:
-    pp = inst.pp
+    return _check_case5(inst.pp, lower_only=False)
+
+
+def _check_case5(pp: dp.PricePairs, lower_only: bool) -> Result:
     a = _pair_grid(pp, 9, interior=False)
     num = (pp.A + 2 * pp.D) * pp.B + 2 * a * pp.D * (pp.D + pp.A)
     mid = (pp.A + 2 * pp.D) * pp.B - 2 * pp.B * (pp.D + pp.A)
     _, gv = dp.leader_global_max(pp)
     at_bound = np.maximum(dp.leader_utility_pair(pp, pp.alpha_min),
-                          dp.leader_utility_pair(pp, pp.alpha_max))
+                          -np.inf if lower_only else dp.leader_utility_pair(pp, pp.alpha_max))
     return Result.all(
         checks.holds(bool(np.all(pp.D < 0) and np.all(2 * pp.D + pp.A < 0)
                           and np.all(pp.alpha_min > 0)), "D < 0, 2D + A < 0, alpha_min > 0"),
@@ -512,6 +706,12 @@ def _utility_figure(pp: dp.PricePairs, k: int, br: float, ga: float, case: Any) 
     search=4,
     tolerance=GLOBAL_TOL,
     uses=("leader_best_response",),
+    controls=(negative("wrong_root", "cases 3/4 use the '-sqrt' root",
+                       solvers={"leader_best_response": mut.leader_br_wrong_root}),
+              negative("ignores_clipping", "cases 1/3 not projected onto the bounds",
+                       solvers={"leader_best_response": mut.leader_br_ignores_clipping}),
+              negative("always_lower_bound", "cases 2/4/5 always alpha_min",
+                       solvers={"leader_best_response": mut.leader_br_always_lower_bound})),
     reading="Case 4 uses the local maximiser (the '+sqrt' root, i.e. the smaller stationary "
             "point) projected onto the bounds, compared with alpha_max; see the two refuted "
             "case-4 claims for the printed variants.",

@@ -13,14 +13,24 @@ Lemma 1 and Theorem 1, whose checks are long runs, are in :mod:`.studies`.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
 
-from convcheck import Expect, Figure, Kind, Result, Series, Tolerance, checks
+from convcheck import Expect, Figure, Finding, Kind, Result, Series, Tolerance, checks, negative, positive
+from convcheck.families import Choice, Float
 from convcheck.solvers import stackelberg_games as sg
 from convcheck.theorems.d2d_stackelberg import PAPER
-from convcheck.theorems.d2d_stackelberg.families import BIMATRIX_GAMES, GAMES, STEP_SCHEDULES, TEAM_GAMES
+from convcheck.theorems.d2d_stackelberg import mutants as mut
+from convcheck.theorems.d2d_stackelberg.families import (
+    BIMATRIX_GAMES,
+    GAMES,
+    STEP_SCHEDULES,
+    STEPS_SQUARES_DIVERGE,
+    STEPS_SUMMABLE,
+    TEAM_GAMES,
+)
 
 
 @PAPER.claim(
@@ -32,26 +42,77 @@ from convcheck.theorems.d2d_stackelberg.families import BIMATRIX_GAMES, GAMES, S
     family=STEP_SCHEDULES,
     n=4,
     uses=("st_q_learning",),
-    reading="Item 2 ('alpha^t(s,a) = 0 unless (s,a) = (s^t,a^t)') is the asynchronous update.",
+    reading="Item 2 ('alpha^t(s,a) = 0 unless (s,a) = (s^t,a^t)') is the asynchronous update: "
+            "after a short ST-Q run from a random Q^0, every pair never visited keeps Q^0 exactly. "
+            "The two series are judged by Cauchy condensation on the schedule's own values: "
+            "sum alpha_n diverges if the condensed terms 2^k alpha_{2^k} are non-decreasing, "
+            "sum alpha_n^2 converges if their ratios 2 alpha_{2N}^2/alpha_N^2 stay below 1 "
+            "(both ratios are monotone in N for this schedule, so k = 20..60 decides).",
+    notes="Review (issue 14): the old 'partial sums keep growing' and 'finite tail' parts held "
+          "for any positive decreasing sequence. The condensation ratios can fail: schedules "
+          "with omega > 1 (summable) or omega <= 1/2 (squares diverge) are REFUTED (negative "
+          "controls), and so is an ST-Q that updates pairs it did not visit.",
+    controls=(negative("summable_schedule", "omega in [1.05, 2]: sum alpha < infinity",
+                       family=STEPS_SUMMABLE),
+              negative("squares_diverge", "omega in [0.2, 0.5]: sum alpha^2 = infinity",
+                       family=STEPS_SQUARES_DIVERGE),
+              negative("synchronous_sweep", "ST-Q that also updates every pair it did not visit",
+                       solvers={"st_q_learning": mut.st_q_synchronous_sweep})),
 )
 def assumption2_schedule(inst: Any, solvers: Any) -> Result:
     sch = inst.schedule
-    rep = sg.check_assumption2(sch)
-    n = np.arange(200_000, dtype=float)
-    a = sch(n)
-    # integral test: partial sums of alpha grow like N^{1-omega} (log N at omega = 1)
-    s1, s2 = a[:100_000].sum(), a.sum()
-    tail_sq_bound = sch.c**2 * (n[-1] + sch.offset) ** (1 - 2 * sch.omega) / (2 * sch.omega - 1)
+    a = sch(np.arange(100_000, dtype=float))
+    N = 2.0 ** np.arange(20, 61)
+    r1 = 2 * sch(2 * N) / sch(N)  # condensed-term ratios of sum alpha
+    r2 = 2 * sch(2 * N) ** 2 / sch(N) ** 2  # ... of sum alpha^2
     game = sg.random_game(inst.rng, 2, (2, 2), 0.5)
-    run = solvers.st_q_learning(game, 500, seed=int(inst.rng.integers(1 << 31)), schedule=sch)
+    Q0 = inst.rng.uniform(-1, 1, game.R.shape)
+    run = solvers.st_q_learning(game, 3, seed=int(inst.rng.integers(1 << 31)), schedule=sch, Q0=Q0)
+    unvisited = run.visits == 0
+    kept = bool(np.array_equal(run.Q[:, unvisited], Q0[:, unvisited]))
+    changed = int(np.sum(np.any(run.Q != Q0, axis=0)))
     return Result.all(
-        checks.holds(rep.holds, f"checker: {rep}"),
         checks.at_most(float(a.max()), 1.0, Tolerance(0.0, -1e-15, "strict"), "sup alpha < 1"),
-        checks.holds(bool(s2 - s1 > 0.5 * sch(2e5) * 1e5), "partial sums keep growing"),
-        checks.holds(bool(np.isfinite(tail_sq_bound)), "sum of squares has a finite tail"),
-        checks.holds(bool(run.max_step < 1.0) and int(run.visits.sum()) == 500,
-                     "ST-Q: one pair per step, step < 1"),
+        checks.at_least(float(r1.min()), 1.0, Tolerance(0.0, 0.0, "exact comparison"),
+                        "sum alpha = inf: condensed terms non-decreasing (min ratio >= 1)"),
+        checks.at_most(float(r2.max()), 1.0, Tolerance(0.0, -1e-12, "strict"),
+                       "sum alpha^2 < inf: condensed ratio < 1"),
+        checks.holds(kept and changed <= 3 and int(run.visits.sum()) == 3 and run.max_step < 1.0,
+                     f"ST-Q, 3 steps: {changed} pairs changed, unvisited pairs kept: {kept}, "
+                     f"max step {run.max_step:.3g}"),
     )
+
+
+#: one-follower games with two leader actions (exact interval SSE: a cheap control family)
+_WEAK_TIE_GAMES = BIMATRIX_GAMES.derive("leader_follower_bimatrix_2xk_games",
+                                        actions=Choice(("2x2", "2x3")), gamma=Float(0.01, 0.9))
+
+
+def _sse_leader_value(U: np.ndarray) -> float:
+    """Strong-Stackelberg leader value of a stage game by vertex enumeration (independent of
+    the LP solver): for each pure follower profile b, the leader's best commitment is a vertex
+    of {x in simplex, x . (U_f(., b'_f, b_-f) - U_f(., b)) <= 0 for every follower deviation}."""
+    n, A0 = U.shape[0], U.shape[1]
+    fshape = U.shape[2:]
+    scale = 1.0 + float(np.max(np.abs(U)))
+    best = -np.inf
+    for b in itertools.product(*(range(m) for m in fshape)):
+        rows = []
+        for f in range(1, n):
+            for bf in range(fshape[f - 1]):
+                if bf != b[f - 1]:
+                    dev = list(b)
+                    dev[f - 1] = bf
+                    rows.append(U[(f, slice(None), *dev)] - U[(f, slice(None), *b)])
+        cons = [np.eye(A0)[a] * -1.0 for a in range(A0)] + rows  # all of the form c . x <= 0
+        for act in itertools.combinations(range(len(cons)), A0 - 1):
+            M = np.vstack([np.ones(A0)] + [cons[k] for k in act])
+            if abs(np.linalg.det(M)) < 1e-12:
+                continue
+            x = np.linalg.solve(M, np.eye(A0)[0])
+            if all(float(c @ x) <= 1e-9 * scale for c in cons):
+                best = max(best, float(U[(0, slice(None), *b)] @ x))
+    return best
 
 
 @PAPER.claim(
@@ -66,7 +127,22 @@ def assumption2_schedule(inst: Any, solvers: Any) -> Result:
                         "(cond(I - gamma P_pi) <= 2/(1-gamma) <= 200)"),
     reading="Q_* is computed by Stackelberg value iteration and polished by the exact evaluation "
             "of the stationary equilibrium profile it selects; the identity is then (35) for "
-            "that profile, and pi_*(s') must be the stage SSE of Q_*(s').",
+            "that profile, and pi_*(s') must be the stage SSE of Q_*(s'): checked independently "
+            "(the followers' profile is a best response to the commitment, and the leader's "
+            "value equals the SSE value found by vertex enumeration, not by the LP solver).",
+    notes="Review (issue 14): 'nearly circular, a weak-Stackelberg solver passes on 3 of 4 "
+          "seeds'. The equilibrium at every Q_*(s') is now verified against an independent "
+          "vertex enumeration of the SSE; the weak tie-break is REFUTED (negative control). Open: "
+          "on a game where Stackelberg value iteration cycles (stackelberg_value_iteration_"
+          "converges) no Q_* is found and the instance is undecided, so the fast tier is "
+          "INCONCLUSIVE at run seeds that draw one (seed 9 of 0-9).",
+    controls=(negative("weak_stackelberg", "follower ties broken against the leader (on the "
+                       "one-follower games, where the planted tie-break applies)",
+                       solvers={"stage_stackelberg": mut.stage_stackelberg_worst_follower},
+                       family=_WEAK_TIE_GAMES, n=24),
+              negative("one_backup", "value iteration that stops after one backup and reports "
+                       "convergence",
+                       solvers={"stackelberg_value_iteration": mut.value_iteration_one_step})),
 )
 def lemma2_fixed_point(inst: Any, solvers: Any) -> Result:
     game = inst.game
@@ -74,11 +150,30 @@ def lemma2_fixed_point(inst: Any, solvers: Any) -> Result:
     if not vi.converged:
         return Result(None, f"Stackelberg value iteration did not converge (residual "
                             f"{vi.residual:.3g})")
-    V = np.stack([solvers.stage_stackelberg(vi.Q[:, s]).values for s in range(game.n_states)], axis=1)
+    eqs = [solvers.stage_stackelberg(vi.Q[:, s]) for s in range(game.n_states)]
+    V = np.stack([e.values for e in eqs], axis=1)
     rhs = game.R + game.gamma * np.einsum("...t,jt->j...", game.P, V)
     scale = 1 + float(np.max(np.abs(game.R))) / (1 - game.gamma)
-    return checks.close(vi.Q / scale, rhs / scale,
-                        Tolerance(1e-9, 1e-10, "exact linear solve"), "(35)")
+    sse = np.array([_sse_leader_value(vi.Q[:, s]) for s in range(game.n_states)])
+    br_gap = 0.0  # largest gain of a follower deviation from the returned profile
+    for s, e in enumerate(eqs):
+        U = vi.Q[:, s]
+        for f in range(1, game.n_agents):
+            for bf in range(game.action_shape[f]):
+                dev = list(e.follower_actions)
+                dev[f - 1] = bf
+                gain = e.leader_strategy @ (U[(f, slice(None), *dev)]
+                                            - U[(f, slice(None), *e.follower_actions)])
+                br_gap = max(br_gap, float(gain))
+    vtol = Tolerance(1e-9, 1e-9, "vertex solve and LP both exact to ~1e-12 of the payoff scale")
+    return Result.all(
+        checks.close(vi.Q / scale, rhs / scale,
+                     Tolerance(1e-9, 1e-10, "exact linear solve"), "(35)"),
+        checks.at_most(br_gap / scale, 0.0, Tolerance(0.0, 1e-9, "LP feasibility tolerance"),
+                       "followers best-respond to the commitment at every Q_*(s')"),
+        checks.close(V[0] / scale, sse / scale, vtol,
+                     "leader value at Q_*(s') = SSE value by vertex enumeration"),
+    )
 
 
 @PAPER.claim(
@@ -89,9 +184,15 @@ def lemma2_fixed_point(inst: Any, solvers: Any) -> Result:
     n=6,
     uses=("stackelberg_value_iteration", "stackelberg_sample_operator"),
     tolerance=Tolerance(0.0, 1.0, "Monte Carlo: error / (5 standard errors) <= 1 (z = 5 keeps "
-                        "the false-alarm rate below 1e-6 per entry)"),
+                        "the false-alarm rate below 1e-6 per entry); the standard error is the "
+                        "exact one, gamma sd_{s'~p}(V(s'))/sqrt(400), plus 1e-12 of the value "
+                        "scale for rounding"),
     reading="Expectation over the successor s' ~ p(.|s,a), checked exactly (sum over s') and by "
             "Monte Carlo averages of the sampled operator.",
+    controls=(negative("discount_squared", "r + gamma^2 pi_*(s') Q(s')",
+                       solvers={"stackelberg_sample_operator": mut.sample_operator_discount_squared}),
+              negative("current_state", "bootstraps from s instead of s'",
+                       solvers={"stackelberg_sample_operator": mut.sample_operator_current_state})),
 )
 def lemma3_expected_operator(inst: Any, solvers: Any) -> Result:
     game = inst.game
@@ -104,8 +205,13 @@ def lemma3_expected_operator(inst: Any, solvers: Any) -> Result:
     samples = np.stack([solvers.stackelberg_sample_operator(game, Qs,
                                                             sg.sample_next_states(game, inst.rng))
                         for _ in range(n_mc)])
-    mean, sd = samples.mean(axis=0), samples.std(axis=0, ddof=1)
-    se = np.maximum(sd / np.sqrt(n_mc), 1e-12)
+    mean = samples.mean(axis=0)
+    # the exact standard deviation of P_tQ_*(s,a) = r + gamma V(s'), s' ~ p(.|s,a) (a sample sd
+    # is 0 when a rare successor is never drawn, which made z blow up at gamma = 0.99)
+    V = sg.stage_values(game, Qs)  # (n, S)
+    m1 = np.einsum("...t,jt->j...", game.P, V)
+    m2 = np.einsum("...t,jt->j...", game.P, V**2)
+    se = game.gamma * np.sqrt(np.maximum(m2 - m1**2, 0.0)) / np.sqrt(n_mc)
     scale = 1 + float(np.max(np.abs(game.R))) / (1 - game.gamma)
     z = float(np.max(np.abs(mean - Qs) / (5 * se + 1e-12 * scale)))
     return Result.all(
@@ -157,7 +263,14 @@ def _tie_pairs(game: sg.StochasticGame, rng: np.random.Generator, k: int, eps: f
           "a perturbation of size eps in its payoffs flips its best response and moves the "
           "leader's value by O(1), so ||P_tQ - P_tQ^|| / ||Q - Q^|| ~ gamma / eps is unbounded. "
           "Hu & Wellman's Lemma 16 needs every stage game of Q and Q^ to have a global optimum "
-          "(or all a saddle point); claim lemma4_contraction_global_optimum checks that case.",
+          "(or all a saddle point); claim lemma4_contraction_global_optimum checks that case. "
+          "Graded substantive: the paper asserts Assumption 3 is 'achievable' for its Stackelberg "
+          "stage games (by Props. 1-2), and the contraction the proof of Theorem 1 needs fails "
+          "for the ST-Q operator.",
+    finding=Finding.SUBSTANTIVE,
+    controls=(positive("global_optimum", "common-reward Q and Q^ (every stage game has a global "
+                       "optimum)", family=TEAM_GAMES,
+                       check=lambda inst, solvers: lemma4_contraction_global_optimum(inst, solvers)),),
 )
 def lemma4_contraction(inst: Any, solvers: Any) -> Result:
     game = inst.game
@@ -196,6 +309,8 @@ def lemma4_contraction(inst: Any, solvers: Any) -> Result:
     uses=("stackelberg_sample_operator",),
     reading="Q and Q^ are drawn with identical payoffs for all agents, so every stage game has a "
             "global optimum, which the strong Stackelberg equilibrium selects.",
+    controls=(negative("undiscounted", "r + pi_*(s') Q(s') (modulus 1)",
+                       solvers={"stackelberg_sample_operator": mut.sample_operator_undiscounted}),),
 )
 def lemma4_contraction_global_optimum(inst: Any, solvers: Any) -> Result:
     game = inst.game

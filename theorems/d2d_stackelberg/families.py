@@ -6,7 +6,7 @@
   D != 0 != A + D) and ``NETWORKS`` (small reuse networks for (26), (27) and the positivity chain).
 * Appendix C: ``GAMES`` (leader-follower stochastic games) and its variants
   ``BIMATRIX_GAMES`` / ``TEAM_GAMES``, ``STEP_SCHEDULES`` (Assumption 2),
-  ``LEMMA1_OPERATORS`` (Lemma 1) and ``ST_Q_RUNS`` (Theorem 1).
+  ``LEMMA1_OPERATORS`` (Lemma 1) and ``ST_Q_RUNS`` (Theorem 1, with follower ties).
 """
 
 from __future__ import annotations
@@ -149,6 +149,14 @@ NETWORKS = Family(
                 "co-channel price below its link's -B/C (positive follower power).",
 )
 
+#: the same networks under the hypothesis on the priced link j only (the other co-channel
+#: prices are free: ``others_violate=True`` puts them above their own -B/C)
+NETWORKS_LINK_J_ONLY = NETWORKS.derive("d2d_small_networks_link_j_only",
+                                       others_violate=Choice((False, True)))
+#: the co-channel prices all above their own -B/C (outside the all-links hypothesis)
+NETWORKS_OTHERS_VIOLATE = NETWORKS.derive("d2d_small_networks_others_violate",
+                                          others_violate=Choice((True,)))
+
 
 # ---------------------------------------------------------------------------
 # Appendix C (ST-Q): stochastic games, step sizes, Lemma 1 operators
@@ -189,19 +197,46 @@ STEP_SCHEDULES = Family("step_schedules", {"omega": Float(0.51, 1.0), "c": Float
                                            "offset": Float(1.5, 10.0)},
                         lambda p, rng: {"schedule": sg.StepSchedule(p["c"], p["omega"], p["offset"])},
                         corners=({"omega": 1.0, "c": 1.0, "offset": 1.5}, {"omega": 0.51}))
+#: schedules outside Assumption 2 (negative controls): sum alpha finite / sum alpha^2 infinite
+STEPS_SUMMABLE = STEP_SCHEDULES.derive("step_schedules_summable", omega=Float(1.05, 2.0))
+STEPS_SQUARES_DIVERGE = STEP_SCHEDULES.derive("step_schedules_squares_diverge",
+                                              omega=Float(0.2, 0.5))
 
 
 def _lemma1_build(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    return {"gamma": float(p["gamma"]), "q_star": rng.normal(size=(2, 3, 2, 2)),
-            "q0": rng.normal(scale=5.0, size=(2, 3, 2, 2))}
+    q_star = rng.normal(size=(2, 3, 2, 2))
+    # every entry of Q^0 - Q_* is +-10: ||Q^0 - Q_*|| = 10 exactly (the check's threshold is 0.1)
+    return {"gamma": float(p["gamma"]), "q_star": q_star,
+            "q0": q_star + 10.0 * rng.choice((-1.0, 1.0), size=q_star.shape)}
 
 
 LEMMA1_OPERATORS = Family("lemma1_affine_contractions",
                           {"gamma": Choice((0.0, 0.5, 0.9, 1.0))}, _lemma1_build,
                           corners=({"gamma": 0.5},))
+#: Lemma 1 with the modulus gamma < 1 of Szepesvari-Littman's Corollary 5
+LEMMA1_CONTRACTIONS = LEMMA1_OPERATORS.derive("lemma1_strict_contractions",
+                                              gamma=Choice((0.0, 0.5, 0.9)))
 
-ST_Q_RUNS = Family("st_q_runs", {"gamma": Choice((0.5, 0.8)), "structure": Choice(("general",
-                                                                                  "team"))},
-                   lambda p, rng: {"game": sg.random_game(rng, 2, (2, 2), float(p["gamma"]),
-                                                          team=p["structure"] == "team")},
-                   corners=({"gamma": 0.8},))
+
+def _build_st_q_game(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    game = sg.random_game(rng, 2, (2, 2), float(p["gamma"]), team=p["structure"] == "team")
+    if p["structure"] == "follower_tie":
+        # the follower's reward and the transitions do not depend on its action: at Q_* the
+        # follower is indifferent in every stage game (a tie the strong SSE breaks for the leader)
+        P = np.broadcast_to(game.P[:, :, :1, :], game.P.shape).copy()
+        R = game.R.copy()
+        R[1] = np.broadcast_to(R[1][:, :, :1], R[1].shape)
+        game = sg.StochasticGame(P, R, game.gamma)
+    return {"game": game}
+
+
+ST_Q_RUNS = Family("st_q_runs", {"gamma": Choice((0.5, 0.8)),
+                                 "structure": Choice(("general", "team", "follower_tie"))},
+                   _build_st_q_game, corners=({"gamma": 0.8},),
+                   description="Two-state 2x2 leader-follower games: generic general-sum, common "
+                               "reward, or 'follower_tie' (follower reward and transitions "
+                               "independent of its action: the follower is indifferent at Q_*).")
+#: the generic games (no follower tie at Q_* with probability 1)
+ST_Q_RUNS_GENERIC = ST_Q_RUNS.derive("st_q_runs_generic", structure=Choice(("general", "team")))
+#: common-reward games (every stage game has a global optimum: Assumption 3 literally)
+ST_Q_TEAM_RUNS = ST_Q_RUNS.derive("st_q_runs_team", structure="team")

@@ -7,16 +7,16 @@ Readings of ambiguous formulas are recorded per claim (``reading=``) and summari
 ``README.md`` beside this module.  Solvers are called through ``solvers.<family>``; the
 families used are ``incentive_follower_evaluation``, ``incentive_follower_optimum``,
 ``leader_joint_value``, ``leader_policy_gradient``, ``incentive_gradients``,
-``incentive_stationarity``, ``algorithm1_step``, ``incentive_algorithm1``,
-``incentive_optimistic_value`` and ``incentive_reinforce``.
+``incentive_algorithm1``, ``incentive_optimistic_value`` and ``incentive_reinforce`` (plus
+``value_hessian`` and ``simplex_projection`` of the foundations).
 
 Modules of this folder:
 
 * ``families``: the instance families (followers, incentive problems, joint policies,
   Example 1, Theorem 1, the Section 4 gridworld) and their builders.
 * ``_common``: the tolerances shared by the claim modules.
-* ``section3_1``: Remark 1 (Section 3.1).
-* ``section3_2``: Lemma 1 and eqs. (8), (9)-(10), (12)-(13) (Section 3.2).
+* ``section3_1``: Remark 1 and the characterisation of the constraint q (Section 3.1).
+* ``section3_2``: Lemma 1 and eqs. (7)-(13) (Section 3.2).
 * ``section3_3``: Example 1 and Corollaries 1-3 (Section 3.3).
 * ``theorem1``: the Theorem 1 rate study of Algorithm 1 on Example 1 (Section 3.3).
 * ``section4``: the two-robot gridworld experiment (Section 4, Table 1, Figures 4-6).
@@ -24,6 +24,7 @@ Modules of this folder:
 * ``appendix_d``: the derivative bounds of the proof of Lemma 3 (Appendix D).
 * ``appendix_e``: Lemmas 4 and 5 (Appendix E).
 * ``appendix_f``: eq. (17) of the proof of Corollary 3 (Appendix F).
+* ``mutants``: planted solver bugs for the claims' negative controls.
 * ``bench``: benchmark cores (``convcheck bench``).
 * ``counterexamples/``: the pinned counterexamples of the refuted claims.
 """

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from convcheck import Kind, Result, Tolerance, checks
+from convcheck import Kind, Result, Tolerance, checks, negative
 from convcheck.solvers import incentive as inc  # fixtures, dataclasses and non-family helpers only
 from convcheck.theorems.incentive_design import PAPER
 from convcheck.theorems.incentive_design._common import ROUNDING
@@ -32,21 +32,31 @@ from convcheck.theorems.incentive_design.families import RANDOM_FOLLOWERS, _mdp_
     n={"fast": 10, "full": 60},
     search={"fast": 0, "full": 20},
     uses=("incentive_follower_evaluation",),
+    controls=(
+        negative("horizon_dropped", "the bounds without their 1/(1 - gamma)",
+                 check=lambda inst, solvers: _lemma5(inst, solvers, horizon=False)),
+    ),
 )
 def lemma5_value_lipschitz(inst: Any, solvers: Any) -> Result:
+    return _lemma5(inst, solvers, horizon=True)
+
+
+def _lemma5(inst: Any, solvers: Any, *, horizon: bool) -> Result:
     f, x, tau = inst.follower, inst.x, inst.tau
-    gd, evd = inc.follower_policy_gradient(f, x, inst.pi, inc.Parameterisation("direct"))
-    gs, evs = inc.follower_policy_gradient(f, x, inst.theta, inc.Parameterisation("softmax", tau))
-    ev = solvers.incentive_follower_evaluation(f, x, inst.pi)
-    del ev
-    g = f.gamma
+    gd, _ = inc.follower_policy_gradient(f, x, inst.pi, inc.Parameterisation("direct"))
+    gs, _ = inc.follower_policy_gradient(f, x, inst.theta, inc.Parameterisation("softmax", tau))
+    # Q_max from the solvers' exact evaluations of the two policies
+    q_d = np.abs(solvers.incentive_follower_evaluation(f, x, inst.pi).Q).max()
+    q_s = np.abs(solvers.incentive_follower_evaluation(
+        f, x, inc.softmax_policy(inst.theta, tau)).Q).max()
+    h = 1.0 / (1 - f.gamma) if horizon else 1.0
     return Result.all(
-        checks.at_most(np.abs(gd).max(), np.abs(evd.Q).max() / (1 - g), ROUNDING, "direct"),
-        checks.at_most(np.abs(gs).max(), np.abs(evs.Q).max() / (tau * (1 - g)), ROUNDING, "softmax"),
+        checks.at_most(np.abs(gd).max(), q_d * h, ROUNDING, "direct"),
+        checks.at_most(np.abs(gs).max(), q_s * h / tau, ROUNDING, "softmax"),
     )
 
 
-def _occupancy_jacobian_bound(inst: Any, kind: str) -> tuple[float, float]:
+def _occupancy_jacobian_bound(inst: Any, kind: str, horizon: bool = True) -> tuple[float, float]:
     mdp = _mdp_for(inst)
     S, A = mdp.n_states, mdp.n_actions
     g = mdp.gamma
@@ -67,7 +77,8 @@ def _occupancy_jacobian_bound(inst: Any, kind: str) -> tuple[float, float]:
         e[j] = h
         J[:, j] = (d_of(th0 + e.reshape(S, A)) - d_of(th0 - e.reshape(S, A))) / (2 * h)
     del f, par
-    entry_bound = 1.0 / (1 - g) if kind == "direct" else 1.0 / (inst.tau * (1 - g))
+    h = 1.0 / (1 - g) if horizon else 1.0
+    entry_bound = h if kind == "direct" else h / inst.tau
     return float(np.abs(J).max()), entry_bound
 
 
@@ -84,10 +95,18 @@ def _occupancy_jacobian_bound(inst: Any, kind: str) -> tuple[float, float]:
     tolerance=Tolerance(rtol=1e-6, atol=1e-8, why="central differences, step 1e-6, O(h^2)"),
     n={"fast": 8, "full": 60},
     search={"fast": 0, "full": 20},
+    controls=(
+        negative("horizon_dropped", "the entrywise bounds without their 1/(1 - gamma)",
+                 check=lambda inst, solvers: _lemma4(inst, horizon=False)),
+    ),
 )
 def lemma4_visitation_lipschitz(inst: Any, solvers: Any) -> Result:
     del solvers
+    return _lemma4(inst, horizon=True)
+
+
+def _lemma4(inst: Any, *, horizon: bool) -> Result:
     tol = Tolerance(rtol=1e-6, atol=1e-8, why="central differences, step 1e-6, O(h^2)")
-    rd = checks.at_most(*_occupancy_jacobian_bound(inst, "direct"), tol, "direct")
-    rs = checks.at_most(*_occupancy_jacobian_bound(inst, "softmax"), tol, "softmax")
+    rd = checks.at_most(*_occupancy_jacobian_bound(inst, "direct", horizon), tol, "direct")
+    rs = checks.at_most(*_occupancy_jacobian_bound(inst, "softmax", horizon), tol, "softmax")
     return Result.all(rd, rs)

@@ -6,6 +6,7 @@ Claims:
 * ``example1_direct_fm``, ``example1_stationary_points``, ``example1_softmax_formulas``:
   Example 1, f_m under direct and softmax parameterisation and its stationary points
   (Figure 2).
+* ``example1_unique_best_response``: Example 1, unique best responses off x_1 = 1, x_2 = 2.
 * ``corollary1_bounded``: Corollary 1, f, g and their gradients are bounded.
 * ``corollary2_lipschitz_gradients``: Corollary 2 (proof in Appendix C), grad f and grad g
   are Lipschitz.
@@ -20,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from convcheck import Expect, Figure, Grid, Kind, Result, Series, checks
-from convcheck.families import Int
+from convcheck import Expect, Figure, Finding, Grid, Kind, Result, Series, Tolerance, checks, negative, positive
+from convcheck.families import Choice, Int
 from convcheck.solvers import incentive as inc  # fixtures, dataclasses and non-family helpers only
 from convcheck.theorems.incentive_design import PAPER
+from convcheck.theorems.incentive_design import mutants as M
 from convcheck.theorems.incentive_design._common import EXACT, ROUNDING
 from convcheck.theorems.incentive_design.families import (
     EXAMPLE1,
@@ -60,6 +62,10 @@ def _fm_paper_direct(x1: float, x2: float) -> float:
             "in the leader's favour as the text says); grid over [0, 3]^2 containing the kinks.",
     n={"fast": 0, "full": 2},
     uses=("incentive_optimistic_value",),
+    controls=(
+        negative("weak_stackelberg", "f_m with ties broken against the leader (weak Stackelberg)",
+                 solvers={"incentive_optimistic_value": M.optimistic_value_pessimistic}),
+    ),
 )
 def example1_direct_fm(inst: Any, solvers: Any) -> Result:
     prob = inst.problem
@@ -108,6 +114,10 @@ EXAMPLE1_STATIONARY = ((0.0, 0.0), (1.0, 0.0), (0.0, 2.0), (1.0, 2.0))
             "kinks 1 and 2) are exactly these four points.",
     n={"fast": 0, "full": 2},
     uses=("incentive_optimistic_value",),
+    controls=(
+        negative("weak_stackelberg", "f_m with ties broken against the leader (weak Stackelberg)",
+                 solvers={"incentive_optimistic_value": M.optimistic_value_pessimistic}),
+    ),
 )
 def example1_stationary_points(inst: Any, solvers: Any) -> Result:
     prob = inst.problem
@@ -134,6 +144,10 @@ def example1_stationary_points(inst: Any, solvers: Any) -> Result:
             "follower's own MDP and f_m from the exact joint leader value (discount 1).",
     n={"fast": 0, "full": 2},
     uses=("incentive_follower_optimum", "leader_joint_value"),
+    controls=(
+        negative("optimum_payments_dropped", "the followers' Q* computed without the side payments",
+                 solvers={"incentive_follower_optimum": M.optimum_ignores_payments}),
+    ),
 )
 def example1_softmax_formulas(inst: Any, solvers: Any) -> Result:
     prob, tau = inst.problem, inst.tau
@@ -164,27 +178,77 @@ def example1_softmax_formulas(inst: Any, solvers: Any) -> Result:
     return res
 
 
+@PAPER.claim(
+    locator="Example 1 (Section 3.3): unique best responses",
+    statement=r"For any fixed side payments x_1 \ne 1 and x_2 \ne 2 each follower has a unique best "
+              r"response; in the other cases a follower may have several.",
+    kind=Kind.STRUCTURE,
+    family=EXAMPLE1,
+    reading="Best responses counted up to indistinguishable actions (same transitions and same "
+            "paid reward at a state: at states 1 and 2 every action goes to Sink with the same "
+            "reward, so no policy differs there). Optimal actions are those with Q*(s, a) within "
+            "1e-9 of max_a Q*(s, a) (Q* exact: discount 1 on an acyclic chain, rewards and "
+            "payments on the grid). On the payment grid (kinks included): follower 1 has a "
+            "unique best response iff x_1 != 1, follower 2 iff x_2 != 2 (at the kinks two: the "
+            "'other cases' of the text).",
+    n={"fast": 0, "full": 2},
+    uses=("incentive_follower_optimum",),
+    controls=(
+        negative("optimum_payments_dropped", "the followers' Q* computed without the side payments",
+                 solvers={"incentive_follower_optimum": M.optimum_ignores_payments}),
+    ),
+)
+def example1_unique_best_response(inst: Any, solvers: Any) -> Result:
+    prob = inst.problem
+    g = _grid(inst.h)
+    kinks = (1.0, 2.0)
+    bad = []
+    for x1 in g:
+        for x2 in g:
+            xs = prob.payments(np.array([x1, x2]))
+            for i, f in enumerate(prob.followers):
+                Q = solvers.incentive_follower_optimum(f, xs[i]).Q
+                n_br = 1
+                for s in range(f.n_states):
+                    best = np.flatnonzero(Q[s] >= Q[s].max() - 1e-9)
+                    classes = {(tuple(np.round(f.P[s, a], 12)), round(float(f.R[s, a] + xs[i][s, a]), 12))
+                               for a in best}
+                    n_br *= len(classes)
+                unique_expected = (x1, x2)[i] != kinks[i]
+                if (n_br == 1) != unique_expected:
+                    bad.append((float(x1), float(x2), i + 1, n_br))
+    return Result(not bad, f"{len(bad)} grid points where follower i's number of best responses "
+                  f"contradicts the statement (x1, x2, i, count): {bad[:6]}",
+                  ratio=0.0 if not bad else math.inf, metrics={"violations": float(len(bad))})
+
+
 # ---------------------------------------------------------------------------
 # Corollary 1 and Corollary 2 (proof in Appendix C)
 # ---------------------------------------------------------------------------
 
 
-def _beta_bounds(prob: inc.IncentiveProblem, par: inc.Parameterisation, z_max: float) -> dict[str, float]:
-    """Explicit constants from Assumption 3 for Corollary 1 (see docs)."""
+def _beta_bounds(prob: inc.IncentiveProblem, par: inc.Parameterisation, z_max: float,
+                 horizon: bool = True) -> dict[str, float]:
+    """Explicit constants from Assumption 3 for Corollary 1 (see docs).  ``horizon=False``
+    plants the bug of dropping every horizon factor 1/(1 - gamma) (a negative control)."""
     n, A = prob.n, prob.n_actions
+
+    def h(gamma: float) -> float:
+        return 1.0 / (1 - gamma) if horizon else 1.0
+
     rl = float(np.abs(prob.leader_reward).max())
     gl = prob.leader_gamma
-    ql = rl / (1 - gl)
+    ql = rl * h(gl)
     t = 1.0 if par.kind == "direct" else par.tau
     mult = math.sqrt(A) if par.kind == "direct" else 2.0 / t
     c = float(np.abs(prob.cost_weights).sum())
     beta_f = ql + prob.w * c * z_max
-    beta_gf = math.sqrt(n) * mult * ql / (1 - gl) + prob.w * float(np.linalg.norm(prob.cost_weights))
+    beta_gf = math.sqrt(n) * mult * ql * h(gl) + prob.w * float(np.linalg.norm(prob.cost_weights))
     vg, gg = 0.0, 0.0
     for f in prob.followers:
-        qi = (float(np.abs(f.R).max()) + z_max) / (1 - f.gamma)
+        qi = (float(np.abs(f.R).max()) + z_max) * h(f.gamma)
         vg += qi
-        gg += (mult * qi / (1 - f.gamma)) ** 2 + (1.0 / (1 - f.gamma)) ** 2
+        gg += (mult * qi * h(f.gamma)) ** 2 + h(f.gamma) ** 2
     return {"f": beta_f, "grad_f": beta_gf, "g": vg, "grad_g": math.sqrt(gg)}
 
 
@@ -200,10 +264,18 @@ def _beta_bounds(prob: inc.IncentiveProblem, par: inc.Parameterisation, z_max: f
     n={"fast": 4, "full": 40},
     search={"fast": 0, "full": 20},
     uses=("incentive_gradients",),
+    controls=(
+        negative("horizon_dropped", "the bounds with every horizon factor 1/(1 - gamma) dropped",
+                 check=lambda inst, solvers: _corollary1(inst, solvers, horizon=False)),
+    ),
 )
 def corollary1_bounded(inst: Any, solvers: Any) -> Result:
+    return _corollary1(inst, solvers, horizon=True)
+
+
+def _corollary1(inst: Any, solvers: Any, *, horizon: bool) -> Result:
     prob, par = inst.problem, inst.param
-    B = _beta_bounds(prob, par, 3.0)
+    B = _beta_bounds(prob, par, 3.0, horizon=horizon)
     rng = inst.rng
     worst = {"f": 0.0, "grad_f": 0.0, "g": 0.0, "grad_g": 0.0}
     for k in range(6):
@@ -223,17 +295,37 @@ def corollary1_bounded(inst: Any, solvers: Any) -> Result:
     return Result.all(*[checks.at_most(worst[k], B[k], ROUNDING, k) for k in worst])
 
 
+#: pair distances of the Corollary 2 check, largest first
+_C2_RADII = (1e-2, 1e-3, 1e-4, 1e-5)
+_C2_ROUNDING = Tolerance(
+    rtol=0.0, atol=1e-11,
+    why="exact gradients from linear solves (condition number <= (1+gamma)/(1-gamma) <= 199): "
+        "relative rounding ~1e-13; the allowance 1e-11 (1 + ||grad||) on a gradient difference, "
+        "divided by the pair distance r, bounds the rounding part of a difference quotient",
+)
+
+
 @PAPER.claim(
     locator="Corollary 2 (Appendix C)",
     statement=r"\nabla f and \nabla g are Lipschitz continuous in the joint input (x, \theta).",
     kind=Kind.BOUND,
     family=PROBLEMS,
-    reading="Estimate L as the largest difference quotient ||grad(u) - grad(v)||/||u - v|| over "
-            "random pairs at distances 1e-1..1e-3 (direct: pairs inside the product of "
-            "simplices; payments in [0, 3]); the statement holds if the quotients do not grow "
-            "as the pairs shrink (finite local constant) -- reported as metric L.",
+    reading="A Lipschitz gradient has difference quotients ||grad(u + r v) - grad(u)|| / r that "
+            "stay bounded as r -> 0. At 4 random base points u (payments in [0.5, 2.5]; direct: "
+            "policies mixed half with uniform, directions tangent to the simplices) and unit "
+            "directions v, the quotients at r = 1e-2, 1e-3, 1e-4, 1e-5 along the same ray must "
+            "satisfy q(1e-5) <= 2 max(q(1e-2), q(1e-3)) + the rounding allowance "
+            "1e-11 (1 + ||grad(u)||) / 1e-5: a gradient with a jump or a non-differentiable "
+            "term makes q grow like 1/r. The largest quotient is reported as the metric "
+            "L_estimate. (The former check compared the quotients with 2 max(quotients) and "
+            "could not fail.)",
     n={"fast": 4, "full": 30},
     uses=("incentive_gradients",),
+    controls=(
+        negative("sampled_gradient", "a sampled gradient passed off as exact (noise of relative "
+                 "size 1e-3, deterministic in the input)",
+                 solvers={"incentive_gradients": M.gradients_sampled}, n=2),
+    ),
 )
 def corollary2_lipschitz_gradients(inst: Any, solvers: Any) -> Result:
     prob, par = inst.problem, inst.param
@@ -244,29 +336,31 @@ def corollary2_lipschitz_gradients(inst: Any, solvers: Any) -> Result:
         gx_g = np.einsum("jisa,isa->j", prob.payment_basis, st.follower_occupancy)
         return np.concatenate([st.grad_f(), gx_g, st.grad_q_theta.ravel()])
 
-    quot = {}
-    for r in (1e-1, 1e-2, 1e-3):
-        worst = 0.0
-        for _ in range(4):
-            z = rng.uniform(0.5, 2.5, size=inst.z.shape)
-            if par.kind == "direct":
-                th = rng.dirichlet(np.ones(prob.n_actions), size=inst.theta.shape[:2])
-                th = 0.5 * th + 0.5 / prob.n_actions
-                dt = rng.normal(size=th.shape)
-                dt -= dt.mean(axis=2, keepdims=True)
-            else:
-                th = rng.normal(size=inst.theta.shape)
-                dt = rng.normal(size=th.shape)
-            dz = rng.normal(size=z.shape)
-            nrm = math.sqrt(float(np.sum(dz**2) + np.sum(dt**2)))
-            dz, dt = dz * r / nrm, dt * r / nrm
-            worst = max(worst, float(np.linalg.norm(grads(z + dz, th + dt) - grads(z, th))) / r)
-        quot[r] = worst
-    L = max(quot.values())
-    res = checks.holds(all(math.isfinite(v) for v in quot.values()) and quot[1e-3] <= 2.0 * L,
-                       f"difference quotients {quot} (L estimate {L:.4g})")
-    res.metrics.update({"L_estimate": L})
-    return res
+    worst_ratio, L, rows = 0.0, 0.0, []
+    for _ in range(4):
+        z = rng.uniform(0.5, 2.5, size=inst.z.shape)
+        if par.kind == "direct":
+            th = rng.dirichlet(np.ones(prob.n_actions), size=inst.theta.shape[:2])
+            th = 0.5 * th + 0.5 / prob.n_actions
+            dt = rng.normal(size=th.shape)
+            dt -= dt.mean(axis=2, keepdims=True)
+        else:
+            th = rng.normal(size=inst.theta.shape)
+            dt = rng.normal(size=th.shape)
+        dz = rng.normal(size=z.shape)
+        nrm = math.sqrt(float(np.sum(dz**2) + np.sum(dt**2)))
+        dz, dt = dz / nrm, dt / nrm
+        g0 = grads(z, th)
+        q = [float(np.linalg.norm(grads(z + r * dz, th + r * dt) - g0)) / r for r in _C2_RADII]
+        allow = _C2_ROUNDING.atol * (1.0 + float(np.linalg.norm(g0))) / _C2_RADII[-1]
+        bound = 2.0 * max(q[0], q[1]) + allow
+        worst_ratio = max(worst_ratio, q[-1] / bound)
+        L = max(L, *q)
+        rows.append([round(v, 6) for v in q])
+    ok = all(math.isfinite(v) for r in rows for v in r) and worst_ratio <= 1.0
+    return Result(ok, f"difference quotients at r = {list(_C2_RADII)} per ray: {rows}; largest "
+                  f"q(1e-5) / (2 max(q(1e-2), q(1e-3)) + rounding) = {worst_ratio:.3g}",
+                  ratio=worst_ratio, metrics={"L_estimate": L, "growth_ratio": worst_ratio})
 
 
 # ---------------------------------------------------------------------------
@@ -333,6 +427,17 @@ def _pl_direct_descent(f: inc.Follower, x: np.ndarray, start: np.ndarray, opt_va
           "||grad||^2 = 0 < kappa * gap for every kappa > 0. The proof's beta > 0 fails.",
     n={"fast": 8, "full": 60},
     uses=("incentive_follower_optimum",),
+    finding=Finding.SUBSTANTIVE,
+    controls=(
+        positive("full_support_mu", "the same search with initial distributions of full support "
+                 "(uniform or Dirichlet), where d(s) >= (1 - gamma) mu(s) > 0 keeps the "
+                 "unconstrained gradient d(s) Q(s, a) away from 0 at every suboptimal policy",
+                 family=FOLLOWERS.derive("incentive_follower_full_support", structure="random",
+                                         mu=Choice(("uniform", "dirichlet"))), n=4),
+        negative("finds_without_pin", "the claim's own family with the pinned counterexample "
+                 "dropped: the corners and the search must find the zero-gradient policy alone",
+                 family=FOLLOWERS),
+    ),
 )
 def corollary3_pl_direct(inst: Any, solvers: Any) -> Result:
     f, x = inst.follower, inst.x
@@ -370,12 +475,15 @@ def corollary3_pl_direct(inst: Any, solvers: Any) -> Result:
                   figures=[fig])
 
 
+_PL_SOFT = RANDOM_FOLLOWERS.derive("incentive_follower_pl_soft", S=Int(1, 4), A=Int(2, 3))
+
+
 @PAPER.claim(
     locator="Corollary 3 (proof in Appendix F), softmax parameterisation",
     statement=r"There is \kappa > 0 such that for every (x, \theta): \|\nabla_\theta g(x,\theta)\|^2 "
               r"\ge \kappa (g(x,\theta^*) - g(x,\theta)), \pi_\theta softmax.",
     kind=Kind.INEQUALITY,
-    family=RANDOM_FOLLOWERS.derive("incentive_follower_pl_soft", S=Int(1, 4), A=Int(2, 3)),
+    family=_PL_SOFT,
     reading="theta* is the (deterministic) optimum, g(x, theta*) = V^*(x) (the sup; softmax never "
             "attains it). The worst case is searched along rays theta = t e_b towards a "
             "deterministic suboptimal policy b: the ratio ||grad||^2/gap must stay above some "
@@ -389,6 +497,15 @@ def corollary3_pl_direct(inst: Any, solvers: Any) -> Result:
           "min pi(a*|s)). No uniform PL constant exists.",
     n={"fast": 4, "full": 40},
     uses=("incentive_follower_optimum",),
+    finding=Finding.SUBSTANTIVE,
+    controls=(
+        positive("nonuniform_lojasiewicz", "the non-uniform Lojasiewicz inequality of Mei et al. "
+                 "(2020, Lemma 8) with temperature, along the same rays (pinned point included)",
+                 check=lambda inst, solvers: _pl_softmax_lojasiewicz(inst, solvers)),
+        negative("finds_without_pin", "the claim's own family with the pinned counterexample "
+                 "dropped: the rays of the corners and random instances must show the decay alone",
+                 family=_PL_SOFT),
+    ),
 )
 def corollary3_pl_softmax(inst: Any, solvers: Any) -> Result:
     f, x, tau = inst.follower, inst.x, inst.tau
@@ -418,3 +535,32 @@ def corollary3_pl_softmax(inst: Any, solvers: Any) -> Result:
                   ratio=1e-12 / max(rel, 1e-300), metrics={"ratio_t0": float(r0),
                                                            "ratio_tmax": float(ratios[-1])},
                   figures=[fig])
+
+
+def _pl_softmax_lojasiewicz(inst: Any, solvers: Any) -> Result:
+    r"""The corrected (non-uniform) statement along the rays of ``corollary3_pl_softmax``:
+    :math:`\|\nabla_\theta V(\mu)\| \ge \min_s\pi_\theta(a^*(s)|s) / (\tau\sqrt S\,
+    \|d^{\pi^*}_\mu/d^{\pi_\theta}_\mu\|_\infty)\,(V^*(\mu) - V^{\pi_\theta}(\mu))` (Mei et al.
+    2020, Lemma 8, with the temperature's 1/tau; the proof is the performance difference lemma
+    and Cauchy-Schwarz, valid for any rewards)."""
+    f, x, tau = inst.follower, inst.x, inst.tau
+    par = inc.Parameterisation("softmax", tau)
+    opt = solvers.incentive_follower_optimum(f, x)
+    S, A = opt.Q.shape
+    a_star = np.argmax(opt.policy, axis=1)
+    d_star = solvers.incentive_follower_evaluation(f, x, opt.policy).state_occupancy
+    bad = np.argmin(opt.Q, axis=1)
+    e = np.zeros((S, A))
+    e[np.arange(S), bad] = 1.0
+    lhs, rhs = [], []
+    for t in np.array([0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]) * tau:
+        g, ev = inc.follower_policy_gradient(f, x, t * e, par)
+        pi = inc.softmax_policy(t * e, tau)
+        d = ev.state_occupancy
+        live = d_star > 0
+        mismatch = float(np.max(d_star[live] / d[live])) if np.any(live) else 1.0
+        c = float(pi[np.arange(S), a_star].min()) / (tau * math.sqrt(S) * mismatch)
+        lhs.append(float(np.linalg.norm(g)))
+        rhs.append(c * max(opt.value - ev.value, 0.0))
+    return checks.at_least(np.array(lhs), np.array(rhs), ROUNDING,
+                           "||grad|| >= min pi(a*) / (tau sqrt(S) ||d*/d||) (V* - V)")

@@ -3,8 +3,8 @@ Figures 4-6).
 
 Claims:
 
-* ``section4_experiment_reduced``: fast-tier shape check (direct, initialisation 2,
-  150 iterations).
+* ``section4_experiment_reduced``: fast-tier run (direct, initialisation 2, 150 iterations)
+  judged by the full-tier rule: undecided while the run is still moving.
 * ``section4_experiment``: direct parameterisation, three initialisations (full tier).
 * ``section4_experiment_softmax``: softmax parameterisation, three initialisations (full tier).
 """
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from convcheck import Expect, Figure, Grid, Kind, Result, Series, Tier, checks
+from convcheck import Expect, Figure, Grid, Kind, Result, Series, Tier, negative
 from convcheck.solvers import incentive as inc  # fixtures, dataclasses and non-family helpers only
 from convcheck.theorems.incentive_design import PAPER
-from convcheck.theorems.incentive_design._common import ROUNDING
+from convcheck.theorems.incentive_design import mutants as M
 from convcheck.theorems.incentive_design.families import SECTION4_FAST, SECTION4_FULL, SECTION4_SOFTMAX
 
 
@@ -154,26 +154,31 @@ SECTION4_NOTES = (
 
 @PAPER.claim(
     locator="Section 4, Figure 5 (reduced: direct, initialisation 2, 150 iterations)",
-    statement=r"From initialisation (2) Algorithm 1 restores feasibility (q rises towards 0) and "
-              r"the leader's value and objective end above the no-incentive baseline.",
+    statement=r"Under direct parameterisation, from initialisation (2) Algorithm 1 converges, the "
+              r"constraint q ends near 0 and the leader's objective improves (Table 1, Figure 5).",
     kind=Kind.STRUCTURE,
     family=SECTION4_FAST,
-    reading="Reduced shape check: q^(K) - q^(0) >= |q^(0)|/2 (at least half the infeasibility "
-            "removed), f^(K) and V^(K) above the objective/value of the followers' best "
-            "responses to x^(0) (the leader's performance without design).",
-    notes=SECTION4_NOTES,
+    reading="The full-tier rule of section4_experiment (converged on window means, q near 0, "
+            "objective above the no-design baseline; a run still moving is undecided) applied "
+            "to a 150-iteration run.",
+    expect=Expect.INCONCLUSIVE,
+    notes=SECTION4_NOTES + " Expectation changed from HOLDS to INCONCLUSIVE: the former reduced "
+          "check (q improved by half, f above the baseline) passed a run that ends infeasible "
+          "(q = -1.21 where the paper reports -2.6e-4) with f falling from 9.54 to 7.08, a "
+          "statement the paper does not make. 150 iterations do not reach the convergence the "
+          "paper reports, so the fast tier records the run undecided (still moving) and the "
+          "full-tier section4_experiment decides; the negative control shows the rule fails a "
+          "run that stops while infeasible.",
     n={"fast": 1, "full": 1},
     uses=("incentive_algorithm1", "leader_joint_value", "incentive_follower_optimum"),
+    controls=(
+        negative("frozen_algorithm1", "an Algorithm 1 that never moves from its initial iterate: "
+                 "converged and stalled, but infeasible",
+                 solvers={"incentive_algorithm1": M.frozen_algorithm1}),
+    ),
 )
 def section4_experiment_reduced(inst: Any, solvers: Any) -> Result:
-    rows, _, figs, baseline = _run_section4(inst, solvers)
-    res = []
-    for r in rows:
-        tag = f"{r['param']} init {r['init']}"
-        res.append(checks.at_least(r["feasibility"] - r["q_first"], 0.5 * abs(r["q_first"]),
-                                   ROUNDING, f"{tag}: q improvement"))
-        res.append(checks.at_least(r["objective"], baseline, ROUNDING, f"{tag}: f vs baseline"))
-    return _with_metrics(Result.all(*res, detail="Table 1 format " + _table(rows)), rows, figs)
+    return _section4_converged(inst, solvers)
 
 
 @PAPER.claim(
@@ -199,6 +204,11 @@ def section4_experiment_reduced(inst: Any, solvers: Any) -> Result:
     tier=Tier.FULL,
     n={"fast": 1, "full": 1},
     uses=("incentive_algorithm1", "leader_joint_value", "incentive_follower_optimum"),
+    controls=(
+        negative("frozen_algorithm1", "an Algorithm 1 that never moves from its initial iterate: "
+                 "converged and stalled, but infeasible",
+                 solvers={"incentive_algorithm1": M.frozen_algorithm1}),
+    ),
 )
 def section4_experiment(inst: Any, solvers: Any) -> Result:
     return _section4_converged(inst, solvers)
@@ -254,6 +264,11 @@ def _section4_converged(inst: Any, solvers: Any) -> Result:
     tier=Tier.FULL,
     n={"fast": 1, "full": 1},
     uses=("incentive_algorithm1", "leader_joint_value", "incentive_follower_optimum"),
+    controls=(
+        negative("frozen_algorithm1", "an Algorithm 1 that never moves from its initial iterate: "
+                 "converged and stalled, but infeasible",
+                 solvers={"incentive_algorithm1": M.frozen_algorithm1}),
+    ),
 )
 def section4_experiment_softmax(inst: Any, solvers: Any) -> Result:
     return _section4_converged(inst, solvers)

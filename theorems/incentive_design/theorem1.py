@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from convcheck import Expect, Figure, Kind, Result, Series, Tier
+from convcheck import Expect, Figure, Finding, Kind, Result, Series, Tier, negative, positive
 from convcheck.solvers import incentive as inc  # fixtures, dataclasses and non-family helpers only
 from convcheck.theorems.incentive_design import PAPER
+from convcheck.theorems.incentive_design import mutants as M
 from convcheck.theorems.incentive_design.families import THEOREM1, THEOREM1_K_POINTS
 
 #: step sizes of the sweep (all below 1/L_est on Example 1, see _theorem1_region_smoothness)
@@ -350,9 +351,27 @@ _THEOREM1_READING = (
           "is the K -> infinity value for every xi. An exact fixed point with K = 11.56 > 0 also "
           "contradicts the abstract's 'converges to a stationary point' under any reading of "
           "the theorem's c(xi). Corollary 3, used by the proof, is refuted for point-mass "
-          "initial distributions.",
+          "initial distributions. Finding graded 'reading': the refutation rests on reading "
+          "Definition 1 and line 2 of Algorithm 1 with the raw (unprojected) gradients and the "
+          "O(.) constant as independent of xi; under the constrained-problem reading "
+          "(theorem1_rate_projected_tangent, beside it) the same instance HOLDS. The review's "
+          "objection (the paper says 'c depending on xi, kappa, eta, L') is answered so: with c "
+          "allowed to depend on xi the bound at a fixed xi is an arbitrary constant and says "
+          "nothing checkable, but the sentence before the theorem ('K(theta^(k), x^(k)) -> 0 as "
+          "k -> infinity') still fails at the exact fixed point with K = 11.56 > 0 reached "
+          "within 22 iterations.",
     n={"fast": 0, "full": 2},
     uses=("incentive_algorithm1", "incentive_gradients", "leader_policy_gradient"),
+    finding=Finding.READING,
+    controls=(
+        positive("tangent_reading", "the other reading (projected measure, tangent lambda rule: "
+                 "theorem1_rate_projected_tangent's check) on the same instances, pinned one included",
+                 check=lambda inst, solvers: _theorem1_run(inst, solvers, "projected", lambda_rule="tangent")),
+        negative("tangent_reading_frozen", "the other reading's check with an Algorithm 1 that never "
+                 "moves from its initial iterate",
+                 check=lambda inst, solvers: _theorem1_run(inst, solvers, "projected", lambda_rule="tangent"),
+                 solvers={"incentive_algorithm1": M.frozen_algorithm1}),
+    ),
 )
 def theorem1_rate_definition1(inst: Any, solvers: Any) -> Result:
     return _theorem1_run(inst, solvers, "definition1")
@@ -373,10 +392,22 @@ def theorem1_rate_definition1(inst: Any, solvers: Any) -> Result:
           "eta = 0.5 converges to an infeasible fixed point (lambda = 0 because of the normal "
           "components of the raw gradients in the lambda rule), so -q = 3 keeps min_k K at "
           "2.36 for every xi. All xi satisfy xi <= 1/L_est = 0.105 (L_est = 9.48, as for "
-          "theorem1_rate_definition1) and the run never reaches a kink of grad q.",
+          "theorem1_rate_definition1) and the run never reaches a kink of grad q. Finding graded "
+          "'reading': the tangent lambda rule (theorem1_rate_projected_tangent) HOLDS on the same "
+          "instances.",
     n={"fast": 0, "full": 2},
     tier=Tier.FULL,
     uses=("incentive_algorithm1", "incentive_gradients", "leader_policy_gradient"),
+    finding=Finding.READING,
+    controls=(
+        positive("tangent_reading", "the other reading (projected measure, tangent lambda rule: "
+                 "theorem1_rate_projected_tangent's check) on the same instances, pinned one included",
+                 check=lambda inst, solvers: _theorem1_run(inst, solvers, "projected", lambda_rule="tangent")),
+        negative("tangent_reading_frozen", "the other reading's check with an Algorithm 1 that never "
+                 "moves from its initial iterate",
+                 check=lambda inst, solvers: _theorem1_run(inst, solvers, "projected", lambda_rule="tangent"),
+                 solvers={"incentive_algorithm1": M.frozen_algorithm1}),
+    ),
 )
 def theorem1_rate_projected(inst: Any, solvers: Any) -> Result:
     return _theorem1_run(inst, solvers, "projected")
@@ -399,6 +430,10 @@ def theorem1_rate_projected(inst: Any, solvers: Any) -> Result:
           "at every iterate as the theorem asks).",
     n={"fast": 0, "full": 2},
     uses=("incentive_algorithm1", "incentive_gradients", "leader_policy_gradient"),
+    controls=(
+        negative("frozen_algorithm1", "an Algorithm 1 that never moves from its initial iterate",
+                 solvers={"incentive_algorithm1": M.frozen_algorithm1}),
+    ),
 )
 def theorem1_rate_projected_tangent(inst: Any, solvers: Any) -> Result:
     return _theorem1_run(inst, solvers, "projected", lambda_rule="tangent")

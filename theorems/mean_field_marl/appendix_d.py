@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from convcheck import Kind, Result, checks
+from convcheck import Kind, Result, checks, negative
 from convcheck.solvers import mean_field as mf
 from convcheck.solvers import neural_ac as nac
-from convcheck.theorems.mean_field_marl import PAPER
+from convcheck.theorems.mean_field_marl import PAPER, mutants
 from convcheck.theorems.mean_field_marl._common import ROUNDING, _team
 from convcheck.theorems.mean_field_marl.families import D5_FAMILY, SYSTEMS
 from convcheck.theorems.mean_field_marl.studies import ACTOR_M, ACTOR_R, ACTOR_TAU
@@ -36,6 +36,10 @@ from convcheck.theorems.mean_field_marl.studies import ACTOR_M, ACTOR_R, ACTOR_T
             "singular value of D^{1/2} P D^{-1/2}, D = diag(nu) on supp(nu) (L2(nu)); plus "
             "random-pair ratios",
     uses=("team_policy", "mean_field_transition", "team_bellman_operator"),
+    controls=(
+        negative("team_bellman_undiscounted", "the operator (3.13) with gamma = 1",
+                 solvers={"team_bellman_operator": mutants.team_bellman_undiscounted}, n=2),
+    ),
 )
 def bellman_contraction(inst: Any, solvers: Any) -> Result:
     system = inst.system
@@ -89,10 +93,10 @@ def _gradient_mapping_norms(system: mf.MeanFieldSystem, thetas: torch.Tensor, b:
 @PAPER.claim(
     locator="Theorem D.5, eq. (D.16) (Appendix D.2.1), noise-free",
     statement=r"With \eta = T_{actor}^{-1/2} and 1 - L\eta \ge 1/2: \min_{t \in [T_{actor}]} "
-              r"E\|G(	heta(t))\|_2^2 \le 8	au^2\Sigma^2|S|/B + rac{4}{\sqrt{T_{actor}}} "
-              r"E[J(	heta(T_{actor}+1)) - J(	heta(1))] + \epsilon_Q(T_{actor}), G the gradient "
+              r"E\|G(\theta(t))\|_2^2 \le 8\tau^2\Sigma^2|S|/B + \frac{4}{\sqrt{T_{actor}}} "
+              r"E[J(\theta(T_{actor}+1)) - J(\theta(1))] + \epsilon_Q(T_{actor}), G the gradient "
               r"mapping (D.15); with the exact critic and the exact expectation over "
-              r"\sigma_	heta (\Sigma = 0, \epsilon_Q = 0) the first and last terms vanish.",
+              r"\sigma_\theta (\Sigma = 0, \epsilon_Q = 0) the first and last terms vanish.",
     kind=Kind.INEQUALITY,
     family=D5_FAMILY,
     tolerance=ROUNDING,
@@ -107,6 +111,10 @@ def _gradient_mapping_norms(system: mf.MeanFieldSystem, thetas: torch.Tensor, b:
             "and T = 1024 is excluded this way.)",
     n={"fast": 2, "full": 6},
     uses=("neural_actor_critic",),
+    controls=(
+        negative("actor_descending", "Algorithm 2 stepping downhill (a sign error): J(T+1) - J(1) "
+                 "< 0 while ||G||^2 > 0", solvers={"neural_actor_critic": mutants.actor_descending}, n=1),
+    ),
 )
 def actor_stationarity_d16(inst: Any, solvers: Any) -> Result:
     system, p0 = inst.system, inst.p0

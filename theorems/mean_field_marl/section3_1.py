@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from convcheck import Expect, Figure, Kind, Result, Series, Tolerance, checks
+from convcheck import Expect, Figure, Finding, Kind, Result, Series, Tolerance, checks, negative, positive
 from convcheck.solvers import mean_field as mf
-from convcheck.theorems.mean_field_marl import PAPER
+from convcheck.theorems.mean_field_marl import PAPER, mutants
 from convcheck.theorems.mean_field_marl._common import EXACT, _team
 from convcheck.theorems.mean_field_marl.families import SYSTEMS, SYSTEMS_SMALL
 
@@ -46,6 +46,10 @@ def _xi_of_profiles(space: mf.ConfigSpace, ps: np.ndarray, pa: np.ndarray) -> np
     tolerance=EXACT,
     n=8,
     uses=("team_policy",),
+    controls=(
+        negative("team_policy_uniform", "uniform over the action-count vectors (not multinomial)",
+                 solvers={"team_policy": mutants.team_policy_uniform}, n=2),
+    ),
 )
 def team_policy_is_multinomial(inst: Any, solvers: Any) -> Result:
     """Against brute-force enumeration of every action tuple of the agents in s, and
@@ -87,6 +91,10 @@ def team_policy_is_multinomial(inst: Any, solvers: Any) -> Result:
                             "error <= 4 eps amplified by 1/n"),
     n=8,
     uses=("team_policy", "policy_recovery"),
+    controls=(
+        negative("recovery_root_of_n", "the root 1/N instead of 1/(N mu(s))",
+                 solvers={"policy_recovery": mutants.recovery_root_of_n}, n=2),
+    ),
 )
 def policy_recovery(inst: Any, solvers: Any) -> Result:
     team = _team(inst, solvers)
@@ -107,6 +115,10 @@ def policy_recovery(inst: Any, solvers: Any) -> Result:
     reading="Q under the fixed individual policy pi (the evaluation version of (2.9)); the "
             "agent-level Q is computed by brute force on |S|^N x |A|^N profiles.",
     uses=("team_policy", "team_q"),
+    controls=(
+        negative("team_q_missing_lookahead_discount", "Q_s = r_s + P^N V_s (gamma dropped in (3.11))",
+                 solvers={"team_q": mutants.team_q_missing_lookahead_discount}, n=2),
+    ),
 )
 def q_permutation_invariance(inst: Any, solvers: Any) -> Result:
     system = inst.system
@@ -140,6 +152,12 @@ def q_permutation_invariance(inst: Any, solvers: Any) -> Result:
                         why="Monte Carlo: ratio = max |empirical - exact| / (5 sigma + 1/n) "
                             "over all cells; at most 1 when the laws agree"),
     uses=("team_policy", "mean_field_transition"),
+    controls=(
+        negative("transition_ignores_actions", "every agent moves with the kernel of action 0",
+                 solvers={"mean_field_transition": mutants.transition_ignores_actions}, n=2),
+        negative("transition_frozen_mean_field", "P(.|s, mu, a) frozen at the first mu",
+                 solvers={"mean_field_transition": mutants.transition_frozen_mean_field}, n=2),
+    ),
 )
 def induced_chain_matches_simulation(inst: Any, solvers: Any) -> Result:
     system = inst.system
@@ -173,6 +191,12 @@ def induced_chain_matches_simulation(inst: Any, solvers: Any) -> Result:
     reading="team reward (3.6) weighted by mu(s), as in (A.3)-(A.4); the agent-level value is "
             "computed independently by per-agent convolution without teams",
     uses=("team_policy", "team_q", "mean_field_transition", "team_rewards"),
+    controls=(
+        negative("team_q_unweighted", "the team reward (3.6) without its mu(s) weight",
+                 solvers={"team_q": mutants.team_q_unweighted}, n=2),
+        negative("team_q_discount_squared", "V_s solved with gamma^2 (discount one step late)",
+                 solvers={"team_q": mutants.team_q_discount_squared}, n=2),
+    ),
 )
 def value_decomposition(inst: Any, solvers: Any) -> Result:
     system = inst.system
@@ -198,10 +222,21 @@ def value_decomposition(inst: Any, solvers: Any) -> Result:
     expect=Expect.REFUTED,
     counterexample="mean_field_marl_literal_reward.json",
     reading="literal (3.6): the team reward is not weighted by the team size",
-    notes="The proof (A.3)-(A.4) weights each team by mu(s); without that factor the sum over "
+    notes="Graded typo: a missing factor mu(s) in (3.6); with it (value_decomposition) Lemma 3.1 "
+          "holds and the paper's conclusion is unchanged. "
+          "The proof (A.3)-(A.4) weights each team by mu(s); without that factor the sum over "
           "teams counts an empty-ish team as much as a crowded one and the identity fails on "
           "essentially every instance (pinned: 3-node path, N=2, |A|=1, gamma=0.05).",
     uses=("team_policy", "team_q"),
+    finding=Finding.TYPO,
+    controls=(
+        positive("weighted_team_reward", "the corrected (3.6) with the mu(s) weight of (A.3)-(A.4) "
+                 "(claim value_decomposition), on this family and the pinned instance",
+                 check=lambda inst, solvers: value_decomposition(inst, solvers), n=4),
+        negative("team_q_discount_squared", "V_s solved with gamma^2 (the check still reports a "
+                 "violation with a wrong solver)",
+                 solvers={"team_q": mutants.team_q_discount_squared}, n=2),
+    ),
 )
 def value_decomposition_literal_reward(inst: Any, solvers: Any) -> Result:
     system = inst.system

@@ -19,15 +19,18 @@ Modules of this folder:
   matrices, Cartesian factors, random gossip, DQL minibatches and environment);
 * ``_common.py``: the tolerances shared by the claim modules (``ROUNDING``, ``SPECTRAL``);
 * ``appendix_a.py``: Appendix A, the DQL target of Algorithms 1-2, line 13;
-* ``appendix_b.py``: Appendix B, (8), Lemma 1, Lemma 2, Theorem 1;
+* ``appendix_b.py``: Appendix B, (8), Lemma 1, Lemma 2, Theorem 1 and its proof steps (9),
+  (11), (12) and the Lemma 1 step;
 * ``appendix_c.py``: Appendix C, Theorem 2 from Theorem 1, Lemma 3, the consensus bound and
   expansion, and the logarithm inequalities (with (18)-(19) of Appendix E);
 * ``appendix_d.py``: Appendix D, (14), Lemma 4 and (15), the lazy walk, the Cartesian-product
   rules and (16) of Corollary 1;
-* ``appendix_e.py``: Appendix E, (17) and Theorem 3's consensus bound;
+* ``appendix_e.py``: Appendix E, (17), Theorem 3's consensus bound, the expansion with a
+  product of W(tau) and the monotonicity of the product's distance to uniform;
 * ``studies.py``: rate and scaling studies (Theorems 2-3 rates, Corollary 1 on grids and
-  random geometric graphs);
+  random geometric graphs, [50]'s Laplacian gap);
 * ``dql_training.py``: training runs of Algorithms 1-2 against the exact optimum (reports);
+* ``mutants.py``: the planted bugs of the claims' negative controls (``controls=``);
 * ``bench.py``: benchmark cores (``convcheck bench``);
 * ``counterexamples/``: pinned counterexamples of the REFUTED claims;
 * ``README.md``: readings chosen for ambiguous formulas, findings and measured numbers.

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from convcheck import Kind, Result, checks
+from convcheck import Kind, Result, checks, negative
 from convcheck.families import Family, Float, Int
-from convcheck.theorems.n2o_dual_averaging import PAPER
+from convcheck.theorems.n2o_dual_averaging import PAPER, mutants
 from convcheck.theorems.n2o_dual_averaging._common import ROUNDING
 from convcheck.theorems.n2o_dual_averaging.families import build_dql_batch
 
@@ -32,6 +32,12 @@ from convcheck.theorems.n2o_dual_averaging.families import build_dql_batch
     tolerance=ROUNDING,
     n=20,
     uses=("dqn_target",),
+    controls=(
+        negative("dqn_target_ignores_ends", "r + gamma max Q(s') even when the episode ends",
+                 solvers={"dqn_target": mutants.dqn_target_ignores_ends}),
+        negative("dqn_target_mean_not_max", "the mean over actions instead of the max",
+                 solvers={"dqn_target": mutants.dqn_target_mean_not_max}),
+    ),
 )
 def dql_targets_line13(inst: Any, solvers: Any) -> Result:
     import torch

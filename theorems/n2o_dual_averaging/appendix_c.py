@@ -21,12 +21,58 @@ from typing import Any
 
 import numpy as np
 
-from convcheck import Expect, Kind, Result, Tolerance, checks
+from convcheck import Expect, Finding, Kind, Result, Tolerance, checks, negative, positive
 from convcheck.families import Choice, Family, Float, Int
 from convcheck.solvers import dual_averaging as da
-from convcheck.theorems.n2o_dual_averaging import PAPER
+from convcheck.theorems.n2o_dual_averaging import PAPER, mutants
 from convcheck.theorems.n2o_dual_averaging._common import ROUNDING
 from convcheck.theorems.n2o_dual_averaging.families import DA_RUNS, STOCHASTIC, build_params, build_rate_setup
+
+
+def _theorem1_growth(inst: Any, solvers: Any, corrected: bool = False) -> Result:
+    g = inst.graph
+    W = solvers.gossip_matrix(g)
+    s2 = solvers.spectral_gap(W).sigma2
+    rng = np.random.default_rng(inst.seed)
+    obj = da.random_objectives(rng, g.n, 2, "absolute")
+    fs = da.Box(-np.ones(2), np.ones(2))
+    a_star, _ = solvers.centralised_optimum(obj, fs)
+    L = obj.lipschitz(fs)
+    Ts = np.array([50, 200, 800, 3200])
+    ratios = []
+    for T in Ts:
+        run = da.run_dual_averaging(obj, fs, W, da.sqrt_schedule(int(T), 1.0 / L),
+                                    step=solvers.dual_averaging_step)
+        if corrected:
+            rhs = _duchi_bound(run, 0, L, a_star)
+        else:
+            rhs = da.theorem1_bound(run, 0, L, fs, a_star)
+        rate = L**2 * math.log(T * math.sqrt(g.n)) / (math.sqrt(T) * (1.0 - s2))
+        ratios.append(rhs / rate)
+    fit = checks.fit_power_law(Ts, np.asarray(ratios), inst.rng)
+    res = checks.at_most(fit.value, 0.1, Tolerance(0.0, 0.0),
+                         "exponent of (" + ("corrected " if corrected else "")
+                         + "Theorem 1 bound / claimed rate) in T")
+    res.metrics.update({"exponent": fit.value, "ratio_T50": ratios[0], "ratio_T3200": ratios[-1]})
+    return res
+
+
+def _duchi_bound(run: da.DualAveragingRun, i: int, L: float, a_star: np.ndarray) -> float:
+    r"""Theorem 1's bound with the :math:`1/T` restored on :math:`\psi(a^*)/eta(T)` and without
+    the :math:`\psi^{\max}`, :math:`\psi'^{\max}` terms (Duchi, Agarwal, Wainwright 2012, Thm 1,
+    whose proof the paper follows): the statement whose ratio to the claimed rate is bounded."""
+    b = run.beta
+    T = b.size - 1
+    N = run.consensus.shape[1]
+    bt = b[1:]
+    return float(L**2 / (2 * T) * np.sum(b[:-1]) + 0.5 * float(a_star @ a_star) / (T * b[T])
+                 + 2 * L / (T * N) * np.sum(bt[:, None] * run.consensus)
+                 + L / T * np.sum(bt * run.consensus[:, i]))
+
+
+def theorem1_growth_corrected(inst: Any, solvers: Any) -> Result:
+    """The growth check on the corrected (Duchi et al.) bound."""
+    return _theorem1_growth(inst, solvers, corrected=True)
 
 
 @PAPER.claim(
@@ -52,30 +98,23 @@ from convcheck.theorems.n2o_dual_averaging.families import DA_RUNS, STOCHASTIC, 
           "is >= L^2 beta(T)/2 + C/beta(T) >= L sqrt(2C) > 0 with C = 2 psi^max + d^max "
           "psi'^max, so it never vanishes.",
     n={"fast": 1, "full": 3},
+    finding=Finding.SUBSTANTIVE,
     uses=("dual_averaging_step", "spectral_gap", "gossip_matrix", "centralised_optimum"),
+    controls=(
+        positive("duchi_bound", "the bound with psi(a*)/(T beta(T)) and no psi^max terms "
+                 "(Duchi et al. 2012, Thm 1): its ratio to the rate does not grow",
+                 check=theorem1_growth_corrected),
+        negative("duchi_bound_no_gossip", "the corrected bound's growth under a step that never "
+                 "communicates (consensus error grows like tau)", check=theorem1_growth_corrected,
+                 solvers={"dual_averaging_step": mutants.step_no_gossip}),
+    ),
 )
 def theorem1_bound_vanishes(inst: Any, solvers: Any) -> Result:
-    g = inst.graph
-    W = solvers.gossip_matrix(g)
-    s2 = solvers.spectral_gap(W).sigma2
-    rng = np.random.default_rng(inst.seed)
-    obj = da.random_objectives(rng, g.n, 2, "absolute")
-    fs = da.Box(-np.ones(2), np.ones(2))
-    a_star, _ = solvers.centralised_optimum(obj, fs)
-    L = obj.lipschitz(fs)
-    Ts = np.array([50, 200, 800, 3200])
-    ratios = []
-    for T in Ts:
-        run = da.run_dual_averaging(obj, fs, W, da.sqrt_schedule(int(T), 1.0 / L),
-                                    step=solvers.dual_averaging_step)
-        rhs = da.theorem1_bound(run, 0, L, fs, a_star)
-        rate = L**2 * math.log(T * math.sqrt(g.n)) / (math.sqrt(T) * (1.0 - s2))
-        ratios.append(rhs / rate)
-    fit = checks.fit_power_law(Ts, np.asarray(ratios), inst.rng)
-    res = checks.at_most(fit.value, 0.1, Tolerance(0.0, 0.0),
-                         "exponent of (Theorem 1 bound / claimed rate) in T")
-    res.metrics.update({"exponent": fit.value, "ratio_T50": ratios[0], "ratio_T3200": ratios[-1]})
-    return res
+    return _theorem1_growth(inst, solvers)
+
+
+DOUBLY_STOCHASTIC = STOCHASTIC.derive("doubly_stochastic_matrices", wtype=Choice(
+    ("doubly_stochastic", "symmetric_doubly_stochastic")))
 
 
 def _lemma3(inst: Any, solvers: Any) -> Result:
@@ -117,10 +156,19 @@ def _lemma3(inst: Any, solvers: Any) -> Result:
           "1 pi^T, not to the uniform matrix, so ||W^tau x - 1/N|| stays bounded away from 0 "
           "while sigma_2(W)^tau -> 0 (e.g. N = 2, W = [[a, 1-a], [a, 1-a]] has sigma_2 = 0). "
           "The lemma holds for doubly stochastic W (lemma3_doubly_stochastic), which is how "
-          "Theorem 2 uses it.",
+          "Theorem 2 uses it. Graded typo: the hypothesis lacks the word 'doubly' (the proof "
+          "of Theorem 2 only applies it to doubly stochastic W, so its conclusion survives).",
+    finding=Finding.TYPO,
     n=30,
     search=20,
     uses=("second_singular_value",),
+    controls=(
+        positive("doubly_stochastic", "the same check on doubly stochastic W (lemma3_doubly_stochastic)",
+                 family=DOUBLY_STOCHASTIC),
+        negative("sigma2_squared_doubly", "sigma_2^2 for sigma_2, on doubly stochastic W",
+                 family=DOUBLY_STOCHASTIC,
+                 solvers={"second_singular_value": mutants.second_singular_value_squared}),
+    ),
 )
 def lemma3_mixing(inst: Any, solvers: Any) -> Result:
     return _lemma3(inst, solvers)
@@ -131,13 +179,14 @@ def lemma3_mixing(inst: Any, solvers: Any) -> Result:
     statement=r"For a doubly stochastic W and x \in \Delta_N: \|W^\tau x - 1/N\|_1 \le \sqrt N"
               r"\|W^\tau x - 1/N\|_2 \le \sigma_2(W)^\tau\sqrt N.",
     kind=Kind.INEQUALITY,
-    family=STOCHASTIC.derive("doubly_stochastic_matrices", wtype=Choice(
-        ("doubly_stochastic", "symmetric_doubly_stochastic"))),
+    family=DOUBLY_STOCHASTIC,
     reading="Hypothesis strengthened to the one under which Theorem 2 applies it (W_N(G) is "
             "symmetric doubly stochastic); non-symmetric doubly stochastic W included.",
     n=30,
     search=20,
     uses=("second_singular_value",),
+    controls=(negative("sigma2_squared", "sigma_2(W)^2 returned for sigma_2(W)",
+                       solvers={"second_singular_value": mutants.second_singular_value_squared}),),
 )
 def lemma3_doubly_stochastic(inst: Any, solvers: Any) -> Result:
     return _lemma3(inst, solvers)
@@ -154,6 +203,12 @@ def lemma3_doubly_stochastic(inst: Any, solvers: Any) -> Result:
             "||g_n(tau)|| <= L); sigma_2 = 0 (complete graph) gives hat tau = 0.",
     n=12,
     uses=("dual_averaging_step", "spectral_gap"),
+    controls=(
+        negative("step_no_gossip", "a step that never communicates (W ignored)",
+                 solvers={"dual_averaging_step": mutants.step_no_gossip}),
+        negative("spectral_gap_zero_sigma", "sigma_2 reported as 0 (every graph 'complete')",
+                 solvers={"spectral_gap": mutants.spectral_gap_zero_sigma}),
+    ),
 )
 def consensus_bound_static(inst: Any, solvers: Any) -> Result:
     W = inst.gossip
@@ -182,14 +237,22 @@ def consensus_bound_static(inst: Any, solvers: Any) -> Result:
               r"[\Phi(\tau-1,\kappa)]_{mn}\big)g_m(\kappa-1) + \tfrac1N\sum_m(g_m(\tau-1) - "
               r"g_n(\tau-1)) with \Phi(\tau,\kappa) = W^{\tau-\kappa+1}.",
     kind=Kind.IDENTITY,
-    family=DA_RUNS.derive("n2o_short_runs", T=Int(2, 40)),
+    family=DA_RUNS.derive("n2o_short_runs", T=Int(2, 40),
+                          gossip=Choice(("max_degree", "lazy", "nonsymmetric"))),
     reading="Iterations indexed from 0 as the expansion requires (z_n(0) = 0, first gradient "
             "g(0)); the check replays the run with the registered step and compares both "
-            "sides at every tau.",
+            "sides at every tau. A non-symmetric doubly stochastic W (lazy directed cycle) is "
+            "included: it tells [Phi]_mn from [Phi]_nm, i.e. W^T from W in the step.",
     tolerance=Tolerance(rtol=1e-9, atol=1e-12,
                         why="sums of <= T N products of O(1) numbers in float64"),
     n=12,
     uses=("dual_averaging_step", "dual_projection"),
+    controls=(
+        negative("step_gradient_mixed", "W^T (z + g) instead of W^T z + g",
+                 solvers={"dual_averaging_step": mutants.step_gradient_mixed}),
+        negative("step_untransposed", "mixes with W instead of W^T (visible for non-symmetric W)",
+                 solvers={"dual_averaging_step": mutants.step_untransposed}),
+    ),
 )
 def consensus_expansion(inst: Any, solvers: Any) -> Result:
     W = da.as_dense(inst.gossip)
@@ -218,6 +281,12 @@ def consensus_expansion(inst: Any, solvers: Any) -> Result:
                         "max_tau |zbar - z_n - expansion| / (1 + |zbar - z_n|)")
 
 
+def _log_reversed(inst: Any, solvers: Any) -> Result:
+    """The perturbed statement log(1/s) >= 1/s - 1 (the true inequality reversed)."""
+    s = 1.0 - float(inst.one_minus)
+    return checks.at_least(-math.log(s), 1.0 / s - 1.0, ROUNDING, "log(1/s) >= 1/s - 1 (perturbed)")
+
+
 @PAPER.claim(
     locator="Appendix C (log convexity, sum bound) and (18)-(19) (Appendix E)",
     statement=r"\log\sigma^{-1} \ge 1 - \sigma on (0,1); \sum_{\tau=1}^T\tau^{-1/2} \le 2\sqrt T - 1; "
@@ -233,6 +302,9 @@ def consensus_expansion(inst: Any, solvers: Any) -> Result:
             "log sigma_2^{-1} >= 1 - sigma_2.",
     n=40,
     search=20,
+    controls=(negative("log_vs_reciprocal", "the perturbed statement log(1/s) >= 1/s - 1 (the "
+                       "reverse of the true log(1/s) <= 1/s - 1) through the same at_least check",
+                       check=_log_reversed),),
 )
 def log_inequalities(inst: Any, solvers: Any) -> Result:
     om = float(inst.one_minus)

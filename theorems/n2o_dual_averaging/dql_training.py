@@ -30,6 +30,10 @@ from convcheck.theorems.n2o_dual_averaging.families import DQL_ENV
           "2-server rental MDP (36 states, 4 joint actions) with exact V* by policy iteration.",
     n={"fast": 1, "full": 2},
     uses=("centralized_dql", "edge_optimal_q"),
+    controls_waived="A pure measurement: the paper states no convergence theorem or number for "
+                    "Algorithm 1, so the check never decides (verdict INCONCLUSIVE by design) and "
+                    "no planted bug can turn it REFUTED. Its regression target (line 13) is "
+                    "guarded by dql_targets_line13's negative controls.",
 )
 def centralized_dql_vs_optimum(inst: Any, solvers: Any) -> Result:
     env = inst.env
@@ -61,6 +65,9 @@ def centralized_dql_vs_optimum(inst: Any, solvers: Any) -> Result:
           "Algorithm 1 vs V*, 1 seed (3 in full).",
     n={"fast": 1, "full": 2},
     uses=("centralized_dql", "multi_agent_dql"),
+    controls_waived="A pure measurement: the paper states no theorem or number comparing "
+                    "Algorithm 2 with Algorithm 1, so the check never decides (INCONCLUSIVE by "
+                    "design). Line 13's target is guarded by dql_targets_line13's controls.",
 )
 def multi_agent_dql_vs_centralized(inst: Any, solvers: Any) -> Result:
     env = inst.env

@@ -23,6 +23,17 @@ from convcheck.solvers import edge_dql as edq
 from convcheck.solvers import graphs as gr
 
 GRAPH_KINDS = ("path", "cycle", "star", "grid", "complete", "erdos_renyi", "rgg")
+#: the spectral claims' kinds: also complete bipartite graphs K_{m,m'}, where lambda_N(W_N(G))
+#: = -(m-1)/(m+1) is the eigenvalue that determines sigma_2 (a corner none of the others has)
+SPECTRAL_GRAPH_KINDS = (*GRAPH_KINDS, "complete_bipartite")
+
+
+def complete_bipartite(m: int, m2: int) -> gr.Graph:
+    """The complete bipartite graph :math:`K_{m, m'}` (nodes 0..m-1 against m..m+m'-1)."""
+    A = np.zeros((m + m2, m + m2))
+    A[:m, m:] = 1.0
+    A[m:, :m] = 1.0
+    return gr.Graph(A, name=f"complete_bipartite({m},{m2})")
 
 
 def make_graph(kind: str, n: int, k: int, rng: np.random.Generator) -> gr.Graph:
@@ -40,6 +51,8 @@ def make_graph(kind: str, n: int, k: int, rng: np.random.Generator) -> gr.Graph:
         return gr.grid_graph(side, min(k, side - 1))
     if kind == "complete":
         return gr.complete_graph(n)
+    if kind == "complete_bipartite":
+        return complete_bipartite(n // 2, n - n // 2)
     for _ in range(200):
         s = int(rng.integers(2**31))
         g = (gr.erdos_renyi(n, min(1.0, 2.5 * math.log(n) / n), s) if kind == "erdos_renyi"
@@ -57,12 +70,13 @@ def build_graph(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
 
 GRAPHS = Family(
     "connected_graphs",
-    {"graph": Choice(GRAPH_KINDS), "n": Int(3, 60), "k": Int(1, 3)},
+    {"graph": Choice(SPECTRAL_GRAPH_KINDS), "n": Int(3, 60), "k": Int(1, 3)},
     build_graph,
     corners=({"graph": "path", "n": 3, "k": 1}, {"graph": "star", "n": 60},
              {"graph": "complete", "n": 3}, {"graph": "grid", "n": 49, "k": 3},
-             {"graph": "cycle", "n": 4}),
-    description="connected graphs: k-paths, cycles, stars, k-grids, complete, ER, RGG",
+             {"graph": "cycle", "n": 4}, {"graph": "complete_bipartite", "n": 8}),
+    description="connected graphs: k-paths, cycles, stars, k-grids, complete, ER, RGG, "
+                "complete bipartite",
 )
 
 

@@ -24,10 +24,11 @@ Modules of this folder:
 * ``section4_derivatives.py`` -- Section IV: Remark 3 (17), Proposition 3 (18), eq. (19),
   Assumption 3 / Lemma 1;
 * ``studies.py`` -- Section IV: Proposition 1.2, the follower's linear rate fitted over starts;
-* ``section5.py`` -- Section V: Theorem 1 and Assumption 4 / Remark 5 (runs of the
-  two-timescale algorithm (8)-(9));
+* ``section5.py`` -- Section V: Theorem 1, Assumption 4 / Remark 5 and Assumption 5 (runs of
+  the two-timescale algorithm (8)-(9));
 * ``appendix1.py`` -- Appendix I: the constants c1, c2, bounds (23)-(25), M(alpha), (26), the
   smoothness constants;
+* ``mutants.py`` -- planted bugs (wrong solvers) named by the claims' negative controls;
 * ``bench.py`` -- benchmark cores; ``counterexamples/`` -- pinned counterexamples.
 """
 

@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from convcheck import Figure, Kind, Result, Series, checks
+from convcheck import Figure, Kind, Result, Series, checks, negative
 from convcheck.solvers.stochastic_stackelberg import follower_step_size, hessian_at_best_response_closed_form
 from convcheck.theorems.stochastic_stackelberg import PAPER
 from convcheck.theorems.stochastic_stackelberg._common import _restricted, _scale
 from convcheck.theorems.stochastic_stackelberg.families import RATE_FAMILY
+from convcheck.theorems.stochastic_stackelberg.mutants import follower_ascent_diminishing_step
 
 # ---------------------------------------------------------------------------
 # Proposition 1.2, bound (16)
@@ -33,7 +34,11 @@ def _follower_rate_check(inst: Any, solvers: Any, cap: int) -> Result:
     Hr = _restricted(hessian_at_best_response_closed_form(g, t1, "mu"), g.A2)
     ev = np.linalg.eigvalsh(Hr)
     rho_pred = float(np.max(np.abs(1.0 + beta * ev))) ** 2
-    steps = int(min(cap, max(2000, math.ceil(math.log(1e-9) / math.log(rho_pred)))))
+    # budget: 1e9-fold at the linearised rate, twice over -- the linearised rate only applies
+    # once the iterate is in the linear regime, and the softmax transient before it can take as
+    # long (seed 1 of the fast tier: 3781 steps left the gap 2.6x short of the 10^6-fold
+    # shrink, although its tail exponent was 0.69 of the linearised one)
+    steps = int(min(cap, max(2000, 2 * math.ceil(math.log(1e-9) / math.log(rho_pred)))))
     stride = max(1, steps // 400)
     starts = inst.rng.normal(size=(4, g.S, g.A2))
     tr = solvers.follower_gradient_ascent(g, t1, starts, steps=steps, stride=stride)
@@ -49,9 +54,12 @@ def _follower_rate_check(inst: Any, solvers: Any, cap: int) -> Result:
         keep = (row > floor) & (t_idx >= 2)
         Cs.append(float(np.min(-np.log(row[keep] / K) / (t_idx[keep] - 1))) if keep.any() else math.inf)
     C_hat = float(min(Cs))
+    keep = t_idx >= 2
     res_bound = Result.all(
         checks.at_most(gaps[:, 0], K, what="(16) at t = 1: gap <= ||1/mu|| (1+lam log A)/(1-gamma)^2"),
-        checks.at_least(C_hat, 1e-300, what="largest C > 0 with gap_t <= K e^{-C(t-1)} on the run"),
+        # C_hat > 0 on the recorded run  <=>  gap_t < K at every recorded t >= 2
+        checks.at_most(float(np.max(gaps[:, keep])) / K, 1.0,
+                       what="max_{t>=2} gap_t / K (C_hat > 0 on the run)"),
     )
     mono = checks.at_most(np.diff(gaps, axis=1), 1e-12 * scale,
                           what="monotone ascent (largest increase of the gap)")
@@ -64,11 +72,22 @@ def _follower_rate_check(inst: Any, solvers: Any, cap: int) -> Result:
         return Result(None, "gap reached the float64 floor too fast for a rate fit")
     fit = checks.fit_geometric_rate(traces, inst.rng, floor=floor)
     rate_per_stride = checks.rate_at_most(fit, 1.0 - 1e-12, what="per-record geometric rate")
+    # "exists C > 0 for ALL t" reaches past the run: the tail must decay linearly, at an exponent
+    # comparable with the linearised one, -log rho_pred (the slowest mode of the linearised
+    # ascent; the fit on the last half mixes faster modes, so it can only be faster, up to its
+    # bootstrap error).  A sub-linear tail has a local exponent -> 0 and fails.  Half the
+    # linearised exponent is the allowance for the CI of a fit over a finite window.
+    C_tail = -math.log(fit.ci_high) / stride if fit.ci_high < 1 else 0.0
+    C_lin = -math.log(rho_pred)
+    tail = checks.at_least(C_tail, 0.5 * C_lin,
+                           what="tail exponent (CI upper rate) vs half the linearised exponent")
+    tail.ratio = None  # the tightness of this claim is (16) at t = 1
     shrink = checks.at_most(gaps[:, -1], 1e-6 * gaps[:, 0] + floor, what="gap shrinks 10^6-fold")
-    res = Result.all(res_bound, mono, rate_per_stride, shrink)
+    res = Result.all(res_bound, mono, rate_per_stride, tail, shrink)
     rate_step = fit.value ** (1.0 / stride)
     res.metrics.update({
-        "beta": beta, "K": K, "C_hat": C_hat, "steps": float(steps),
+        "beta": beta, "K": K, "C_hat": C_hat, "C": min(C_hat, C_tail), "C_tail": C_tail,
+        "C_linearised": C_lin, "steps": float(steps),
         "fitted_rate_per_step": rate_step,
         "rate_ci_low_per_step": fit.ci_low ** (1.0 / stride),
         "rate_ci_high_per_step": fit.ci_high ** (1.0 / stride),
@@ -100,11 +119,19 @@ def _follower_rate_check(inst: Any, solvers: Any, cap: int) -> Result:
     n={"fast": 2, "full": 10},
     reading="A = |A2|; t = 1 is the initial iterate. Checked per run of four random starts: "
             "(16) at t = 1 with the stated constant; the largest C with the bound holding on the "
-            "whole recorded run is positive; monotone ascent; a geometric rate fitted on the last "
-            "half of the trace above the rounding floor (bootstrap CI over starts) is below 1; "
-            "the gap shrinks 10^6-fold. The asymptotic rate predicted by linearisation, "
-            "max|1+beta eig(H)|^2 with the closed-form Hessian, is reported beside the fit.",
+            "whole recorded run is positive (gap_t < K for t >= 2); monotone ascent; a geometric "
+            "rate fitted on the last half of the trace above the rounding floor (bootstrap CI over "
+            "starts) is below 1 and its exponent is at least half the linearised one "
+            "-log max|1+beta eig(H)|^2 (closed-form Hessian), which is what makes a C > 0 valid "
+            "for all t beyond the run; the gap shrinks 10^6-fold. C = min(C_hat, tail exponent) "
+            "is reported.",
+    notes="Review (issue 14): '(16)'s exists C > 0' was C_hat >= 1e-300, which only says "
+          "gap_t < K on the run. The part reaching beyond the run is now the tail exponent check "
+          "(a sub-linear ascent, e.g. a decaying step, fails it: negative control).",
     uses=("follower_gradient_ascent",),
+    controls=(negative("diminishing_step", "(15) with beta_t = beta/(1 + t/10) instead of "
+                       "Proposition 1.2's constant step (converges, but sub-linearly)",
+                       solvers={"follower_gradient_ascent": follower_ascent_diminishing_step}, n=1),),
 )
 def follower_pg_linear_rate(inst: Any, solvers: Any) -> Result:
     return _follower_rate_check(inst, solvers, cap=100_000 if inst.tier == "fast" else 1_000_000)
