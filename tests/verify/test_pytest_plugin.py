@@ -34,6 +34,10 @@ def test_collection_markers_and_junit(tmp_path: Path) -> None:
 
     store = open_store(tmp_path / "c.sqlite", readonly=True)
     assert [r.claim_id for r in store.results(store.resolve_run("latest"))] == ["mdp.bellman_contraction"]
+    from convcheck.verify.cli import main
+
+    assert main(["report", "latest", "--db", str(tmp_path / "c.sqlite"), "--out", str(tmp_path / "rep")]) == 0
+    assert "mdp.bellman_contraction" in (tmp_path / "rep" / "index.html").read_text()
 
 
 def test_a_failing_claim_ends_with_its_replay_command(tmp_path: Path) -> None:
