@@ -139,7 +139,20 @@ def _context(store: Store, run_id: str, cx_paths: dict[str, str], fig_paths: dic
         "substituted": [r for r in results if r.evidence.substitution],
         "bench": store.benchmarks(run_id),
         "ok": not mismatches,
+        "trends": _trends(store, results),
     }
+
+
+def _trends(store: Store, results: list[StoredResult], runs: int = 8) -> dict[str, list[dict[str, Any]]]:
+    """Claim id -> its last ``runs`` results in the store, oldest first (verdict, tightness,
+    time), for the per-claim trend line; only claims with more than one stored result."""
+    out = {}
+    for r in results:
+        hist = store.history(r.claim_id, limit=runs)
+        if len(hist) > 1:
+            out[r.claim_id] = [{"run": h.run_id, "verdict": h.verdict, "tightness": h.evidence.tightness,
+                                "elapsed_s": h.elapsed_s} for h in reversed(hist)]
+    return out
 
 
 def write_report(store: Store, run_id: str, out_dir: str | Path) -> dict[str, Path]:

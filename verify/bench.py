@@ -39,7 +39,6 @@ The same case builders back ``tests/benchmarks/bench_cores.py`` (pytest-benchmar
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import math
 import os
@@ -63,36 +62,23 @@ import numpy as np
 # ---------------------------------------------------------------------------
 
 
+#: the threadpool limiter of this process, kept alive for the whole benchmark run
+_LIMITS: list[Any] = []
+
+
 def set_threads(n: int) -> dict[str, Any]:
-    """Pin OpenBLAS (every copy loaded in this process: numpy's and scipy's) and torch to
-    ``n`` threads; returns what was done.  ``n <= 0`` changes nothing."""
+    """Limit every BLAS / OpenMP thread pool loaded in this process (threadpoolctl: OpenBLAS,
+    MKL, BLIS, OpenMP, whichever numpy, scipy and torch loaded) and torch to ``n`` threads;
+    returns what was done.  ``n <= 0`` changes nothing."""
     done: dict[str, Any] = {"requested": n, "blas": [], "torch": None}
     if n <= 0:
         return done
     import scipy.linalg
     import scipy.sparse.linalg  # noqa: F401
+    from threadpoolctl import threadpool_info, threadpool_limits
 
-    libs = set()
-    try:
-        with open("/proc/self/maps") as fh:
-            for line in fh:
-                path = line.split()[-1] if line.split() else ""
-                if "openblas" in path.lower() and (".so" in path or path.endswith(".dylib")):
-                    libs.add(path)
-    except OSError:
-        pass
-    for lib in sorted(libs):
-        try:
-            h = ctypes.CDLL(lib)
-        except OSError:
-            continue
-        for sym in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                    "openblas_set_num_threads64_", "openblas_set_num_threads"):
-            fn = getattr(h, sym, None)
-            if fn is not None:
-                fn(ctypes.c_int(n))
-                done["blas"].append(f"{Path(lib).name}:{sym}")
-                break
+    _LIMITS.append(threadpool_limits(limits=n))
+    done["blas"] = [f"{d.get('internal_api')}:{d.get('num_threads')}" for d in threadpool_info()]
     try:
         import torch
 

@@ -47,3 +47,8 @@ def test_overview_rows_figures_and_findings(tmp_path: Path) -> None:
     assert svgs and all(p.read_text().startswith("<svg") for p in svgs)
     assert "<svg" not in html  # figures are linked files, the page stays small
     assert len(html) < 60_000
+    run2 = s.new_run(seed=1, tier="fast", argv=["verify"])
+    for c in select(["mdp.performance_difference"]):
+        s.add_result(run2, c.to_json(), evaluate(c, seed=1), str(c.expect))
+    html = write_report(s, run2, tmp_path / "rep2")["html"].read_text()
+    assert "<b>Trend</b> (last 2 runs, oldest first): HOLDS" in html
