@@ -72,7 +72,19 @@ def _svg(f: Any) -> str:
 
 
 def figure_svg(fig: dict[str, Any]) -> str:
-    """An SVG string (no XML header) for one figure given as JSON data."""
+    """An SVG string (no XML header) for one figure given as JSON data; a figure whose data
+    cannot be drawn gives a small SVG that says so (a report is never lost to one figure)."""
+    try:
+        return _figure_svg(fig)
+    except Exception as e:  # noqa: BLE001 - matplotlib rejects degenerate data in many ways
+        from html import escape
+
+        msg = escape(f"figure not drawn: {type(e).__name__}: {e}"[:200])
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="600" height="30"><text x="4" y="20" '
+                f'font-size="12">{escape(str(fig.get("title", "")))[:80]} — {msg}</text></svg>')
+
+
+def _figure_svg(fig: dict[str, Any]) -> str:
     if fig.get("kind") in ("contour", "heatmap"):
         return _grid_svg(fig)
     f, ax = plt.subplots(figsize=(6.0, 3.4), dpi=100)
@@ -81,7 +93,8 @@ def figure_svg(fig: dict[str, Any]) -> str:
         for s in fig["series"]:
             x, y = s.get("x") or [], [float(v) for v in s["y"]]
             if kind == "hist" and fig.get("logx"):
-                pos = [v for v in y if v == v and 0 < v < float("inf")]
+                # the log axis shows 1e-16 .. 1e16 (ratios beyond are drawn at the edge)
+                pos = [min(max(v, 1e-16), 1e16) for v in y if v == v and 0 < v < float("inf")]
                 lo, hi = min([*pos, 1.0]), max([*pos, 1.0])
                 edges = np.logspace(np.log10(lo) - 0.05, np.log10(hi) + 0.05, min(30, max(6, len(pos) // 2)))
                 ax.hist(pos, bins=edges, color="#4477aa", alpha=0.8, label=s["label"])

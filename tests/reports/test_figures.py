@@ -63,3 +63,16 @@ def test_grid_figures_survive_the_evidence_round_trip() -> None:
     (g,) = back.figures[0].grids
     assert back.figures[0].kind == "heatmap" and g.z[0][0] == 0.25 and math.isnan(g.z[0][1])
     assert figure_svg(back.figures[0].to_json()).startswith("<svg")
+
+
+def test_a_log_histogram_of_extreme_ratios_still_renders() -> None:
+    """Ratios of 1e-320 (subnormal) and 1e300 once crashed matplotlib's log ticks and with
+    them the whole report; they are drawn at the axis edge, and a figure that cannot be drawn
+    at all gives an SVG saying so."""
+    from convcheck.reports.figures import figure_svg
+
+    fig = {"title": "t", "xlabel": "x", "ylabel": "y", "kind": "hist", "logx": True,
+           "series": [{"label": "ratio", "x": [], "y": [1e-320, 1e-300, 1e-5, 0.5, 1e300]}],
+           "vlines": [[1.0, "boundary"]]}
+    assert figure_svg(fig).startswith("<svg")
+    assert "figure not drawn" in figure_svg({"title": "broken", "series": [{"label": "s", "y": ["x"]}]})
