@@ -1,4 +1,4 @@
-r"""N2O distributed dual averaging (seed 004, eq. (3), Appendices B, C, E).
+r"""N2O distributed dual averaging (the N2O edge-rental paper, eq. (3), Appendices B, C, E).
 
 Each agent (LSM) ``n`` holds a dual variable :math:`z_n \in \mathbb R^d` and a local estimate
 :math:`a_n \in \mathcal A \subset \mathbb R^d` of the joint decision, and iterates

@@ -1,4 +1,4 @@
-r"""Communication graphs, gossip matrices and their spectra (seed 004, Appendices C-E).
+r"""Communication graphs, gossip matrices and their spectra (the N2O edge-rental paper, Appendices C-E).
 
 Conventions follow Appendix D of the N2O paper:
 

@@ -1,7 +1,7 @@
 r"""Incentive design with side payments: one leader, ``n`` independent MDP followers.
 
 Reference solvers for "Incentive Design for Multi-Agent Systems: A Bilevel Optimization
-Framework for Coordinating Independent Agents and Convergence Analysis" (seed 002).
+Framework for Coordinating Independent Agents and Convergence Analysis".
 Equation numbers below are the paper's.
 
 Model

@@ -48,7 +48,7 @@ def test_paper_lists_every_required_claim() -> None:
         "example1_softmax_formulas", "remark1_strong_stackelberg", "theorem1_rate_definition1",
         "section4_experiment", "section4_experiment_reduced", "eq8_reinforce_unbiased",
         "section4_experiment_softmax",
-        # corrected statements beside the typo findings, and statements added for issue 14
+        # corrected statements beside the typo findings, and statements added after an independent review
         "lemma1_side_payment_gradient_corrected", "prop1_eq14_direct_corrected",
         "prop1_eq15_softmax_corrected", "prop1_eq16_softmax_corrected",
         "eq17_performance_difference_identity_corrected", "appendixD_softmax_c1_corrected",

@@ -143,7 +143,7 @@ def test_cheap_control_outcome(claim, control) -> None:  # type: ignore[no-untyp
 
 
 def test_random_gossip_honours_a_substituted_step() -> None:
-    # Appendix E runs through the step it is given (issue 14 item 5): every iteration calls it
+    # Appendix E runs through the step it is given (independent review): every iteration calls it
     # with the drawn W(tau), and a step that never communicates changes the run
     from convcheck.theorems.n2o_dual_averaging.mutants import step_no_gossip
 

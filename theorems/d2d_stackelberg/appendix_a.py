@@ -52,7 +52,7 @@ def _pgrid(fp: dp.FollowerProblem, k: int = 64) -> np.ndarray:
     reading="'The transmit power is continuous within the range' is read as continuity of the "
             "follower utility in the power (the next sentence proves its derivative exists).",
     tolerance=Tolerance(rtol=1e-9, why="float64 rounding of log1p and products"),
-    notes="Review (issue 14): 'fails only on NaN'. The statement is elementary (a log of a positive "
+    notes="Independent review: 'fails only on NaN'. The statement is elementary (a log of a positive "
           "affine function minus a linear term), so any correct check of it passes; the witness "
           "does detect a discontinuity larger than L h (h = interval/256): the negative control "
           "adds a jump of 10 % of U's range at mid-interval and is REFUTED.",

@@ -247,7 +247,7 @@ def _check30(pp: dp.PricePairs, sign: float) -> Result:
                         "conditioning of a simple quadratic root"),
     reading="Checked against the roots of the expanded quadratic D(D+A)a^2 + B(2D+A)a + B^2 "
             "(numpy.roots, companion-matrix eigenvalues), an independent computation.",
-    notes="Review (issue 14): the old check evaluated each factor at its own root (a tautology). "
+    notes="Independent review: the old check evaluated each factor at its own root (a tautology). "
           "It now compares the printed roots with those of the expanded polynomial; a sign "
           "misprint (B/D, B/(A+D)) is REFUTED (negative control).",
     controls=(negative("root_sign", "the printed roots with the sign flipped (B/D, B/(A+D))",
@@ -283,7 +283,7 @@ def _check_roots(pp: dp.PricePairs, sign: float) -> Result:
             "(each follower's unclipped power is positive), which the printed identity for "
             "D alpha + B needs; D_ij alpha + B = (C_ij alpha + B) + sum_{k != j} (alpha/alpha_ik)"
             "(C_ik alpha_ik + B) + N_0 alpha.",
-    notes="Review (issue 14): the family fixes others_violate = False. That is this claim's "
+    notes="Independent review: the family fixes others_violate = False. That is this claim's "
           "hypothesis (the reading 'for every link', natural since the printed bound is stated "
           "for a generic pair ij); the other reading (the bound on link j only) is the separate "
           "claim positivity_chain_link_j_only, REFUTED (graded reading).",
@@ -306,9 +306,9 @@ def positivity_chain(inst: Any, solvers: Any) -> Result:
 
 @PAPER.claim(
     locator="Proposition 2, text after (31): the positivity chain with the bound on link j only",
-    statement=r"If lpha_{ij} < lpha^{max}_{ij} < -B/C_{ij} (the priced link only) then "
-              r"C_{ij}lpha_{ij}+B > 0, D_{ij}lpha_{ij}+B > N_0lpha_{ij} > 0 and "
-              r"lpha_{ij}(D_{ij}+A_i)+B > 0.",
+    statement=r"If \alpha_{ij} < \alpha^{max}_{ij} < -B/C_{ij} (the priced link only) then "
+              r"C_{ij}\alpha_{ij}+B > 0, D_{ij}\alpha_{ij}+B > N_0\alpha_{ij} > 0 and "
+              r"\alpha_{ij}(D_{ij}+A_i)+B > 0.",
     kind=Kind.INEQUALITY,
     family=NETWORKS_LINK_J_ONLY,
     n=8,
@@ -532,7 +532,7 @@ def case4_shape(inst: Any, solvers: Any) -> Result:
 @PAPER.claim(
     locator="Proposition 2, case 4: shape of (26) (corrected: split on the sign of Delta)",
     statement=r"If D_{ij} < 0 < A_i + D_{ij}: when \Delta > 0, (26) is increasing, decreasing, "
-              r"increasing on (lpha^2, lpha^1); when \Delta < 0 it is increasing there.",
+              r"increasing on (\alpha^2, \alpha^1); when \Delta < 0 it is increasing there.",
     kind=Kind.STRUCTURE,
     family=CASE4,
     n=6,
@@ -614,9 +614,9 @@ def case4_best_response_unprojected(inst: Any, solvers: Any) -> Result:
 
 @PAPER.claim(
     locator="Proposition 2, case 4: best response (corrected: '+sqrt' root, projected, or alpha_max)",
-    statement=r"If D_{ij} < 0 < A_i + D_{ij}, the maximiser of (26) on [lpha_{min}, lpha_{max}] "
-              r"is the better of \Pi_{[lpha_{min},lpha_{max}]}(rac{-B(2D+A)+\sqrt\Delta}"
-              r"{2D(D+A)}) and lpha_{max} (lpha_{max} when \Delta < 0).",
+    statement=r"If D_{ij} < 0 < A_i + D_{ij}, the maximiser of (26) on [\alpha_{min}, \alpha_{max}] "
+              r"is the better of \Pi_{[\alpha_{min},\alpha_{max}]}(\frac{-B(2D+A)+\sqrt\Delta}"
+              r"{2D(D+A)}) and \alpha_{max} (\alpha_{max} when \Delta < 0).",
     kind=Kind.IDENTITY,
     family=CASE4,
     n=6,
@@ -651,7 +651,7 @@ def case4_best_response_corrected(inst: Any, solvers: Any) -> Result:
     family=case_family(5),
     n=4,
     tolerance=GLOBAL_TOL,
-    notes="Review (issue 14): 'mid = -AB' is an algebraic identity, checked at machine precision; "
+    notes="Independent review: 'mid = -AB' is an algebraic identity, checked at machine precision; "
           "it can fail only through a misprint. The content of case 5 is the inequality (which "
           "uses D alpha + B > 0), the sign of (31) and the choice between the two bounds; the "
           "negative control (always alpha_min) shows the last part is judged.",

@@ -48,7 +48,7 @@ from convcheck.theorems.d2d_stackelberg.families import (
             "sum alpha_n diverges if the condensed terms 2^k alpha_{2^k} are non-decreasing, "
             "sum alpha_n^2 converges if their ratios 2 alpha_{2N}^2/alpha_N^2 stay below 1 "
             "(both ratios are monotone in N for this schedule, so k = 20..60 decides).",
-    notes="Review (issue 14): the old 'partial sums keep growing' and 'finite tail' parts held "
+    notes="Independent review: the old 'partial sums keep growing' and 'finite tail' parts held "
           "for any positive decreasing sequence. The condensation ratios can fail: schedules "
           "with omega > 1 (summable) or omega <= 1/2 (squares diverge) are REFUTED (negative "
           "controls), and so is an ST-Q that updates pairs it did not visit.",
@@ -130,7 +130,7 @@ def _sse_leader_value(U: np.ndarray) -> float:
             "that profile, and pi_*(s') must be the stage SSE of Q_*(s'): checked independently "
             "(the followers' profile is a best response to the commitment, and the leader's "
             "value equals the SSE value found by vertex enumeration, not by the LP solver).",
-    notes="Review (issue 14): 'nearly circular, a weak-Stackelberg solver passes on 3 of 4 "
+    notes="Independent review: 'nearly circular, a weak-Stackelberg solver passes on 3 of 4 "
           "seeds'. The equilibrium at every Q_*(s') is now verified against an independent "
           "vertex enumeration of the SSE; the weak tie-break is REFUTED (negative control). Open: "
           "on a game where Stackelberg value iteration cycles (stackelberg_value_iteration_"

@@ -93,7 +93,7 @@ def _lemma1_run(inst: Any, bias: float = 0.0) -> Result:
           "plus noise satisfies every hypothesis for any Q_*, and (33) is a convergent random "
           "walk that stays near Q^0 (Szepesvari-Littman require gamma < 1). Graded typo (the "
           "range's closing bracket): with gamma in [0, 1) the lemma holds "
-          "(lemma1_stochastic_approximation_gamma_below_one). Review (issue 14): the old check "
+          "(lemma1_stochastic_approximation_gamma_below_one). Independent review: the old check "
           "(unit-variance noise, ||Q^0 - Q_*|| random) sat at the noise floor and failed at "
           "gamma = 0.5 and 0.9; the noise is now 0.1 and the threshold is 1.25x above 7 sd of the "
           "floor at gamma = 0.9 (metric noise_7sd).",
@@ -133,7 +133,7 @@ def lemma1_stochastic_approximation_gamma_below_one(inst: Any, solvers: Any) -> 
     expect=Expect.REFUTED,
     finding=Finding.SUBSTANTIVE,
     counterexample="d2d_stackelberg_theorem1_follower_tie.json",
-    notes="REFUTED on games with a follower tie at Q_* (issue 14, item 5; the family now includes "
+    notes="REFUTED on games with a follower tie at Q_* (the independent review, item 5; the family now includes "
           "them: structure = 'follower_tie', the follower's reward and the transitions do not "
           "depend on its action). The strong SSE breaks the tie for the leader at Q_*, but along "
           "the run the follower's estimates differ by noise, it best-responds to the leader's "

@@ -122,7 +122,7 @@ def performance_difference(inst: Any, solvers: Any) -> Result:
 
 
 # ---------------------------------------------------------------------------
-# Smoothness (Agarwal et al. Lemma D.3 / D.4 as cited by seed 002 App. B Prop. 2)
+# Smoothness (Agarwal et al. Lemma D.3 / D.4 as cited by the incentive-design paper, App. B Prop. 2)
 # ---------------------------------------------------------------------------
 
 

@@ -37,7 +37,7 @@ from convcheck.theorems.mean_field_marl.families import SPLIT, SYSTEMS, SYSTEMS_
     reading="central reading: the sup ranges over all h' in H^N(mu_1) (a controller that picks "
             "the empirical action distribution); Q is computed by exact policy iteration",
     uses=("optimal_team_q", "bellman_optimality_operator", "team_q", "team_policy"),
-    notes="Review (issue 14): the residual of (3.12) is checked at the solver's own policy-"
+    notes="Independent review: the residual of (3.12) is checked at the solver's own policy-"
           "iteration output, which is nearly circular; the independent check is "
           "bellman_equation_q_agent_level (agent-level policy iteration over all state/action "
           "profiles, no teams, no counts).",

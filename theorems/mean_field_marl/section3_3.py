@@ -150,7 +150,7 @@ def _corrected_decay(inst: Any, solvers: Any, k_min: int = 0, extra: int = 0) ->
     reading="as exponential_decay, with k = 0 left out (if N in Definition 3.4 starts at 1)",
     notes="Graded typo, as exponential_decay: the constant (equivalently the exponent "
           "ceil(k/2) for (k+1)/2) is wrong, the exponential decay at rate sqrt(gamma) survives "
-          "(exponential_decay_corrected). Review (issue 14): the refutation of "
+          "(exponential_decay_corrected). Independent review: the refutation of "
           "exponential_decay mostly rests on k = 0; it does not need it: pinned here, the relay "
           "path with k_relay = 2, N = 4, gamma = 0.1 violates at k = 2 (0.0556 vs 0.0351, ratio "
           "1.58). Every even k violates on the relay family (a single hop per step is needed "
@@ -205,7 +205,7 @@ def exponential_decay_corrected(inst: Any, solvers: Any) -> Result:
             "worst case over agreeing pairs; weights uniform, random, and adversarial (a point "
             "mass on the farthest partner, which attains the bound)",
     uses=("team_q", "team_policy", "local_q"),
-    notes="Review (issue 14): for any normalised weights a weighted average within a class lies "
+    notes="Independent review: for any normalised weights a weighted average within a class lies "
           "in the class range, so (3.14) with c rho^{k+1} := D_{s,k} follows from the "
           "definition of the local Q-function in one line; the claim is kept as the check of "
           "that definition as implemented (local_q): it fails for a local Q that is shifted, "

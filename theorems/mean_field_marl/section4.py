@@ -41,7 +41,7 @@ from convcheck.theorems.mean_field_marl.families import NEURAL, NEURAL_K, SYSTEM
             "Phi whose norm is bounded is checked to be the Phi of (4.7): phi_theta_s = "
             "grad_theta_s f(zeta_s; theta_s) by autograd through the two-layer ReLU net (4.3), "
             "centred by its mean under the energy policy (4.4)",
-    notes="Review (issue 14): with the unscaled policy input zeta_s = (mu(s), h(s)) the bound "
+    notes="Independent review: with the unscaled policy input zeta_s = (mu(s), h(s)) the bound "
           "cannot fail for any weights: each unit's term of Phi is a convex combination of "
           "differences of two vectors of {0} U {(mu(s), h'): h'} (same mu(s)), each of norm "
           "<= sqrt 2, so ||Phi|| <= sqrt 2 < 2 (largest seen 1.34); an uncentred phi or 1.4 Phi "

@@ -53,7 +53,7 @@ from convcheck.theorems.mean_field_marl.studies import (
     reading="k = diameter (no localisation error), T_critic = 125 M, R = max|Q_s| (so that "
             "Assumption 5.1 is plausible), widths M in {8, 32, 128}, 6 seeds; holds when the "
             "bootstrap CI of the fitted log-log slope lies below 0, fails when above",
-    notes="Review (issue 14): the statement and the figure's reference line said M^{-1/4} for the "
+    notes="Independent review: the statement and the figure's reference line said M^{-1/4} for the "
           "unsquared error; (5.1)/(D.12) bound the squared error, so the unsquared error's leading "
           "term is M^{-1/8}. Fixed (statement, reference line M^{-1/8}); the verdict only needs "
           "the sign of the slope and is unchanged.",
@@ -98,7 +98,7 @@ def _width_study(inst: Any, solvers: Any, widths: list[int], reps: int, t_per_m:
     reading="M = 64, T_critic = 125 M, k = 0..diameter, 6 seeds; the slope of error against k "
             "with a bootstrap CI over seeds is reported, no verdict",
     expect=Expect.INCONCLUSIVE,
-    notes="Expectation changed from REFUTED to INCONCLUSIVE (issue 14, 'a statement the paper "
+    notes="Expectation changed from REFUTED to INCONCLUSIVE (review: 'a statement the paper "
           "does not make is not a claim'): the old statement 'the critic error decreases with "
           "k' is not in the paper, whose remark after Theorem 5.4 describes a trade-off "
           "(localisation error down, dimension terms up). Measured before (full tier, pinned "

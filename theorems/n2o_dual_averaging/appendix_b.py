@@ -155,7 +155,7 @@ def _optimality_gaps(inst: Any, run: da.DualAveragingRun, k: int = -1) -> np.nda
             "psi terms carry 1/beta(T) without 1/T).",
     tolerance=Tolerance(rtol=1e-7, atol=1e-7,
                         why="a^* from an interior-point solver with ~1e-8 optimality accuracy"),
-    notes="HOLDS, but the printed bound is vacuous (review, issue 14: 'cannot realistically "
+    notes="HOLDS, but the printed bound is vacuous (review, the independent review: 'cannot realistically "
           "fail'; confirmed and proved): for non-increasing beta it is >= L^2 beta(T)/2 + "
           "C/beta(T) >= L sqrt(2C), C = 2 psi^max + d^max psi'^max, and with psi = ||.||^2/2 "
           "psi'^max = max_A ||a|| >= d^max/2, so L sqrt(2C) >= L d^max >= the optimality gap of "
@@ -230,7 +230,7 @@ LEMMA1_STEP_CX = {"graph": "path", "n": 3, "k": 1, "d": 1, "objective": "quadrat
     expect=Expect.REFUTED,
     finding=Finding.TYPO,
     counterexample=LEMMA1_STEP_CX,
-    notes="Index typo (review, issue 14: an independent run measured ratio 1.414 against "
+    notes="Index typo (review, the independent review: an independent run measured ratio 1.414 against "
           "beta(tau)). Both projections use beta(tau-1), so where neither clips "
           "||a_n(tau) - y(tau)|| = beta(tau-1)||zbar - z_n|| exactly and the printed beta(tau) "
           "is short by beta(tau-1)/beta(tau) = sqrt(tau/(tau-1)) (sqrt 2 at tau = 2). Pinned: "

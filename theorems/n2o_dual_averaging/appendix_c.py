@@ -58,7 +58,7 @@ def _theorem1_growth(inst: Any, solvers: Any, corrected: bool = False) -> Result
 
 
 def _duchi_bound(run: da.DualAveragingRun, i: int, L: float, a_star: np.ndarray) -> float:
-    r"""Theorem 1's bound with the :math:`1/T` restored on :math:`\psi(a^*)/eta(T)` and without
+    r"""Theorem 1's bound with the :math:`1/T` restored on :math:`\psi(a^*)/\beta(T)` and without
     the :math:`\psi^{\max}`, :math:`\psi'^{\max}` terms (Duchi, Agarwal, Wainwright 2012, Thm 1,
     whose proof the paper follows): the statement whose ratio to the claimed rate is bounded."""
     b = run.beta

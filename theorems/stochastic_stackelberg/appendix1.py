@@ -155,7 +155,7 @@ def _unit_direction(inst: Any, g: StochasticStackelbergGame) -> np.ndarray:
             "and c2 = 6, which is what the derivation gives for rewards in [0, 1]. Directions: "
             "the worst of 20 random unit u, then a local maximisation over u (Nelder-Mead on the "
             "normalised direction) for each of (23), (24), dR, d^2R from its best random start.",
-    notes="Review (issue 14): the check tried 20 random directions with no search; it now "
+    notes="Independent review: the check tried 20 random directions with no search; it now "
           "maximises each quantity over u locally as well. The suprema found stay well below the "
           "constants (the constants come from the softmax bounds c1, c2, which are loose).",
     uses=(),

@@ -184,7 +184,7 @@ def follower_optimum_unique(inst: Any, solvers: Any) -> Result:
           "to theta2(s, .), so V2^lam is constant along the |S| directions 1_s and the Hessian "
           "has them in its kernel (checked: ||H 1_s|| = 0). Minimal counterexample: one state, "
           "one leader action, two follower actions. The paper's Remark 2 normalisation is what "
-          "repairs it: see assumption2_normalised_parameter. Graded a reading (review, issue 14): "
+          "repairs it: see assumption2_normalised_parameter. Graded a reading (review, the independent review): "
           "Remark 2, one paragraph before Assumption 2, normalises the parameter, so the paper "
           "very likely means the normalised Hessian; this entry records that the literal text "
           "(the Hessian on R^{|S||A2|}) is never invertible, and the other reading HOLDS beside it.",

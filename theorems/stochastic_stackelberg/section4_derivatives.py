@@ -311,7 +311,7 @@ def assumption3_global(inst: Any, solvers: Any) -> Result:
             "exceed the largest ||grad B|| on a 33-point grid of the segment (+1%, the grid "
             "discretisation allowance).",
     notes="The measured K stays bounded for theta1 -> infinity because the leader's policy "
-          "saturates; K grows as lam -> 0 (B scales like 1/lam). 'K finite' (review, issue 14: "
+          "saturates; K grows as lam -> 0 (B scales like 1/lam). 'K finite' (review, the independent review: "
           "it was K <= 1e12, which cannot fail) is now checked through its mechanism: B depends "
           "on theta1 only through pi_theta1, and along rays theta1 = s d into a vertex of the "
           "leader's simplex ||grad B|| must vanish like e^{-s gap} (so the sup is attained on a "

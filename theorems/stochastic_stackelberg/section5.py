@@ -272,7 +272,7 @@ def _isolated_equilibrium(inst: Any, solvers: Any, restricted: bool = True) -> R
             "is isolated (theta1 + c 1_s is one too, softmax invariance; the negative control "
             "shows the check detects that singular direction) -- the Remark-2 reading, as for "
             "Assumption 2.",
-    notes="Added for issue 14 (statement not yet checked). What is not checkable by finite runs: "
+    notes="Added for the independent review (statement not yet checked). What is not checkable by finite runs: "
           "that no other internally chain transitive set (a cycle, a continuum) exists anywhere; "
           "the runs converging is evidence only.",
     uses=("stackelberg_policy_gradient", "stackelberg_total_gradient"),

@@ -125,7 +125,7 @@ def _follower_rate_check(inst: Any, solvers: Any, cap: int) -> Result:
             "-log max|1+beta eig(H)|^2 (closed-form Hessian), which is what makes a C > 0 valid "
             "for all t beyond the run; the gap shrinks 10^6-fold. C = min(C_hat, tail exponent) "
             "is reported.",
-    notes="Review (issue 14): '(16)'s exists C > 0' was C_hat >= 1e-300, which only says "
+    notes="Independent review: '(16)'s exists C > 0' was C_hat >= 1e-300, which only says "
           "gap_t < K on the run. The part reaching beyond the run is now the tail exponent check "
           "(a sub-linear ascent, e.g. a decaying step, fails it: negative control).",
     uses=("follower_gradient_ascent",),
